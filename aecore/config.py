@@ -1,0 +1,149 @@
+"""Frozen, JSON-only configs for data, model and training, and their dict round trip.
+
+Every entry point (Python, command line, app) builds a `RunConfig` and hands it to aecore;
+`to_dict`/`from_dict` are how configs travel to disk and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnist", "mnist")
+MODEL_KINDS = ("mlp_ae", "deep_mlp_ae", "conv_ae", "vae", "conv_vae")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "elu", "tanh")
+OUTPUTS = ("sigmoid", "clamp")
+RECON_LOSSES = ("mse", "bce")
+NOISE_KINDS = ("none", "gaussian", "salt_pepper", "mask")
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def _check_range(what: str, value: float, lo: float, hi: float = math.inf) -> None:
+    if not (lo <= value <= hi) or (isinstance(value, float) and not math.isfinite(value)):
+        bound = f"at least {lo}" if hi == math.inf else f"between {lo} and {hi}"
+        raise ValueError(f"{what} must be {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "fashion-mnist-sample"  # key in DATASET_NAMES
+    download: bool = False  # torchvision sets only: fetch when absent (needs internet)
+    limit_train: int = 0  # keep the first N training images; 0 keeps all
+    limit_test: int = 0  # keep the first N test images; 0 keeps all
+
+    def __post_init__(self) -> None:
+        _check_choice("dataset", self.name, DATASET_NAMES)
+        _check_range("limit_train", self.limit_train, 0)
+        _check_range("limit_test", self.limit_test, 0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "mlp_ae"  # key in MODELS
+    latent_dim: int = 64
+    hidden: tuple[int, ...] = (256,)  # layer widths (fully connected) or channels (convolutional)
+    activation: str = "relu"
+    output: str = "sigmoid"  # sigmoid squashes to [0, 1]; clamp is linear, clipped at inference
+    recon_loss: str = "mse"
+    beta: float = 1.0  # weight of the KL term (VAEs only)
+
+    def __post_init__(self) -> None:
+        _check_choice("model kind", self.kind, MODEL_KINDS)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("output", self.output, OUTPUTS)
+        _check_choice("reconstruction loss", self.recon_loss, RECON_LOSSES)
+        _check_range("latent_dim", self.latent_dim, 1, 4096)
+        if not isinstance(self.hidden, tuple) or not all(isinstance(h, int) and h >= 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a tuple of positive ints, got {self.hidden!r}")
+        if self.kind.startswith("conv") and not 1 <= len(self.hidden) <= 3:
+            raise ValueError(f"{self.kind} needs 1 to 3 channel counts in hidden, got {self.hidden!r}")
+        _check_range("beta", self.beta, 0.0)
+        if self.recon_loss == "bce" and self.output != "sigmoid":
+            raise ValueError("recon_loss 'bce' needs output 'sigmoid'; choose mse for a clamp output")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    val_fraction: float = 0.1  # share of the training images held out for validation
+    patience: int = 5  # epochs without min_delta improvement in validation loss before stopping; 0 = never
+    min_delta: float = 1e-3
+    noise: str = "none"  # denoising: corrupt the input, keep the clean target
+    noise_level: float = 0.0  # std (gaussian) or share of pixels (salt_pepper, mask)
+    bf16: bool = False  # bfloat16 autocast on CPU
+    seed: int = 0
+    max_steps: int = 0  # stop after this many optimiser steps; 0 = no limit
+
+    def __post_init__(self) -> None:
+        _check_range("epochs", self.epochs, 1, 10_000)
+        _check_range("batch_size", self.batch_size, 1, 65_536)
+        _check_range("lr", self.lr, 1e-8, 10.0)
+        _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        _check_range("val_fraction", self.val_fraction, 0.0, 0.5)
+        _check_range("patience", self.patience, 0)
+        _check_range("min_delta", self.min_delta, 0.0)
+        _check_choice("noise", self.noise, NOISE_KINDS)
+        _check_range("noise_level", self.noise_level, 0.0, 1.0)
+        _check_range("max_steps", self.max_steps, 0)
+        if self.noise != "none" and self.noise_level == 0.0:
+            raise ValueError(f"noise {self.noise!r} needs a noise_level above 0")
+
+    @property
+    def denoising(self) -> bool:
+        return self.noise != "none"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = ""  # shown in the app; empty means one is made from the settings
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A config as plain JSON types (tuples become lists)."""
+    return json_ready(dataclasses.asdict(cfg))
+
+
+def json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def _build(cls: type, d: dict[str, Any]) -> Any:
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__} needs a mapping, got {type(d).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}; valid: {', '.join(sorted(names))}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return cls(**kwargs)
+
+
+def from_dict(d: dict[str, Any]) -> RunConfig:
+    """Rebuild a RunConfig from `to_dict` output (JSON lists back to tuples)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a run config must be a mapping, got {type(d).__name__}")
+    unknown = set(d) - {"data", "model", "train", "name"}
+    if unknown:
+        raise ValueError(f"unknown RunConfig fields: {', '.join(sorted(unknown))}; valid: data, model, train, name")
+    return RunConfig(
+        data=_build(DataConfig, d.get("data", {})),
+        model=_build(ModelConfig, d.get("model", {})),
+        train=_build(TrainConfig, d.get("train", {})),
+        name=str(d.get("name", "")),
+    )

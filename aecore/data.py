@@ -1,0 +1,155 @@
+"""Datasets by name, held in memory as uint8 tensors: `load_dataset(cfg) -> (train, test)`.
+
+Bundled samples (real FashionMNIST and MNIST images shipped in `aecore/samples/`) and scikit-learn's
+digits work offline; the full FashionMNIST and MNIST come through `torchvision.datasets` from
+`AECORE_DATA_DIR` (default `./data`). Labels travel with the images for colouring plots only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .config import DataConfig
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+DATASET_INFO = {
+    "fashion-mnist-sample": "FashionMNIST sample (bundled, 10,000 train / 2,000 test)",
+    "mnist-sample": "MNIST sample (bundled, 7,000 train / 1,200 test)",
+    "digits": "scikit-learn digits (bundled, 8x8 scaled to 28x28)",
+    "fashion-mnist": "FashionMNIST (torchvision, 60,000 train / 10,000 test)",
+    "mnist": "MNIST (torchvision, 60,000 train / 10,000 test)",
+}
+_TORCHVISION = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
+
+
+class DatasetUnavailable(RuntimeError):
+    """A torchvision dataset is not on disk and was not (or could not be) downloaded."""
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Images `x` (N, C, H, W) uint8, labels `y` (N,) int64, and the class names."""
+
+    x: Tensor
+    y: Tensor
+    classes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.x.dtype != torch.uint8 or self.x.ndim != 4:
+            raise ValueError(f"x must be uint8 (N, C, H, W), got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.y.shape != (self.x.shape[0],):
+            raise ValueError(f"y must have shape ({self.x.shape[0]},), got {tuple(self.y.shape)}")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+
+    def take(self, idx: Tensor | slice) -> Split:
+        return Split(self.x[idx], self.y[idx], self.classes)
+
+
+def data_dir() -> Path:
+    """Root of torchvision datasets: `AECORE_DATA_DIR`, default `./data`."""
+    return Path(os.environ.get("AECORE_DATA_DIR", "data"))
+
+
+def to_float(x: Tensor, device: torch.device | str | None = None) -> Tensor:
+    """uint8 images to float32 in [0, 1], on the device (converting after the copy moves 4x fewer bytes)."""
+    return x.to(device, non_blocking=True).float().div_(255.0)
+
+
+def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split, Split]:
+    """The (train, test) splits of the dataset the config names, limited as it says."""
+    train, test = _load(cfg.name, str(root or data_dir()), cfg.download)
+    if cfg.limit_train:
+        train = train.take(slice(0, cfg.limit_train))
+    if cfg.limit_test:
+        test = test.take(slice(0, cfg.limit_test))
+    return train, test
+
+
+def is_available(name: str, root: str | Path | None = None) -> bool:
+    """Whether a dataset can be loaded without downloading."""
+    if name not in _TORCHVISION:
+        return True
+    raw = Path(root or data_dir()) / _TORCHVISION[name] / "raw"
+    return all(any(raw.glob(f"{stem}*")) for stem in ("train-images", "t10k-images", "train-labels", "t10k-labels"))
+
+
+def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:
+    """Hold out a seeded random share of the training images for validation."""
+    n_val = int(round(len(train) * fraction))
+    if n_val == 0:
+        return train, None
+    if n_val >= len(train):
+        raise ValueError(f"val_fraction {fraction} leaves no training images out of {len(train)}")
+    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    return train.take(perm[n_val:]), train.take(perm[:n_val])
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, root: str, download: bool) -> tuple[Split, Split]:
+    if name in ("fashion-mnist-sample", "mnist-sample"):
+        return _load_sample(name)
+    if name == "digits":
+        return _load_digits()
+    return _load_torchvision(name, Path(root), download)
+
+
+def _load_sample(name: str) -> tuple[Split, Split]:
+    classes = FASHION_CLASSES if name.startswith("fashion") else DIGIT_CLASSES
+    with np.load(SAMPLES_DIR / f"{name}.npz", allow_pickle=False) as f:
+        return tuple(  # type: ignore[return-value]
+            Split(torch.from_numpy(f[f"x_{part}"]).unsqueeze(1), torch.from_numpy(f[f"y_{part}"]).long(), classes)
+            for part in ("train", "test")
+        )
+
+
+def _load_digits() -> tuple[Split, Split]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.from_numpy(digits.images).float().div(16.0).unsqueeze(1)  # (N, 1, 8, 8) in [0, 1]
+    # 8x8 -> 20x20 centred in 28x28, the way MNIST digits sit in their frame
+    x = torch.nn.functional.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)
+    x = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    y = torch.from_numpy(digits.target).long()
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    n_test = len(y) // 5
+    test, train = perm[:n_test], perm[n_test:]
+    return Split(x[train], y[train], DIGIT_CLASSES), Split(x[test], y[test], DIGIT_CLASSES)
+
+
+def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
+    if not download and not is_available(name, root):
+        raise DatasetUnavailable(
+            f"{DATASET_INFO[name]} is not in {root.resolve()}. Download it (on a machine with internet: "
+            f"download=True, `--download` on the command line, or the Download button in the app), set "
+            f"AECORE_DATA_DIR to a folder that holds {_TORCHVISION[name]}/raw, or use a bundled sample."
+        )
+    from .tv import import_torchvision
+
+    datasets = import_torchvision().datasets
+    cls = getattr(datasets, _TORCHVISION[name])
+    try:
+        parts = [cls(str(root), train=train, download=download) for train in (True, False)]
+    except (RuntimeError, OSError) as err:
+        raise DatasetUnavailable(f"could not load {DATASET_INFO[name]} from {root.resolve()}: {err}") from err
+    classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
+    return tuple(Split(p.data.unsqueeze(1).contiguous(), p.targets.long(), classes) for p in parts)  # type: ignore[return-value]

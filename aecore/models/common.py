@@ -1,0 +1,152 @@
+"""Layers and losses the models share: MLP and conv stacks, output heads, AE and VAE mixins.
+
+A model only builds `encoder`/`decoder` (or the VAE's mean and log-variance heads); the mixins
+turn them into the `encode`/`decode`/`loss` protocol, so every model is trained and scored alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+
+_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
+
+
+def activation(name: str) -> nn.Module:
+    return _ACTIVATIONS[name]()
+
+
+def mlp(sizes: list[int], act: str, last_act: bool) -> nn.Sequential:
+    """Linear layers between consecutive sizes, an activation after each (after the last one if asked)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_act:
+            layers.append(activation(act))
+    return nn.Sequential(*layers)
+
+
+def conv_encoder(shape: tuple[int, int, int], channels: tuple[int, ...], act: str) -> tuple[nn.Sequential, list]:
+    """Stride-2 3x3 convolutions, each halving H and W (rounding up); returns the stack and every (C, H, W) on the way."""
+    layers: list[nn.Module] = []
+    shapes = [shape]
+    c, h, w = shape
+    for ch in channels:
+        layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), activation(act)]
+        c, h, w = ch, (h + 1) // 2, (w + 1) // 2
+        shapes.append((c, h, w))
+    return nn.Sequential(*layers, nn.Flatten()), shapes  # (B, C*H*W)
+
+
+def conv_decoder(shapes: list, act: str) -> nn.Sequential:
+    """Transposed convolutions retracing `shapes` backwards; output_padding restores odd sizes exactly."""
+    layers: list[nn.Module] = [nn.Unflatten(1, shapes[-1])]  # (B, C, H, W)
+    for i in range(len(shapes) - 1, 0, -1):
+        (c_in, h_in, w_in), (c_out, h_out, w_out) = shapes[i], shapes[i - 1]
+        pad = (h_out - (2 * h_in - 1), w_out - (2 * w_in - 1))
+        layers.append(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=pad))
+        if i > 1:
+            layers.append(activation(act))
+    return nn.Sequential(*layers)  # logits (B, C, H, W)
+
+
+def glorot_init(module: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases, as Keras initialises Dense layers."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def to_image(logits: Tensor, output: str) -> Tensor:
+    return torch.sigmoid(logits) if output == "sigmoid" else logits
+
+
+def reconstruction_error(logits: Tensor, target: Tensor, cfg: ModelConfig) -> Tensor:
+    """Per-image reconstruction error summed over pixels, (B,). BCE uses logits for stability."""
+    if cfg.recon_loss == "bce":
+        err = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    else:
+        err = (to_image(logits, cfg.output) - target).pow(2)
+    return err.flatten(1).sum(dim=1)
+
+
+def pixel_mse(logits: Tensor, target: Tensor, output: str) -> Tensor:
+    """Mean squared error of the displayed image, comparable across every model and loss."""
+    return (to_image(logits.detach(), output).clamp(0, 1) - target).pow(2).mean()
+
+
+class AEMixin:
+    """encode/decode/loss for a deterministic autoencoder built of `encoder` and `decoder`."""
+
+    cfg: ModelConfig
+    encoder: nn.Module
+    decoder: nn.Module
+    image_shape: tuple[int, int, int]
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return to_image(self.decoder(z), self.cfg.output)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Mean per-pixel reconstruction loss (MSE or BCE) of `target` from input `x`."""
+        logits = self.decoder(self.encode(x))
+        pixels = math.prod(self.image_shape)
+        loss = reconstruction_error(logits, target, self.cfg).mean() / pixels
+        return loss, {"loss": loss.detach(), "mse": pixel_mse(logits, target, self.cfg.output)}
+
+
+class VAEMixin:
+    """Variational autoencoder (Kingma & Welling 2014, arXiv:1312.6114) over `encoder`, `mu`, `logvar`, `decoder`.
+
+    The loss is the negative ELBO per image, reconstruction summed over pixels plus beta x KL
+    (Higgins et al. 2017); `encode` returns the posterior mean so codes are deterministic.
+    """
+
+    cfg: ModelConfig
+    encoder: nn.Module
+    mu: nn.Module
+    logvar: nn.Module
+    decoder: nn.Module
+    latent_dim: int
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.encoder(x)
+        return self.mu(h), self.logvar(h).clamp(-30.0, 20.0)  # clamped so exp() cannot overflow
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.posterior(x)[0]
+
+    def decode(self, z: Tensor) -> Tensor:
+        return to_image(self.decoder(z), self.cfg.output)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation trick
+        logits = self.decoder(z)
+        recon = reconstruction_error(logits, target, self.cfg).mean()
+        kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
+        loss = recon + self.cfg.beta * kl
+        logs = {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach(),
+                "mse": pixel_mse(logits, target, self.cfg.output)}
+        return loss, logs
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images decoded from z ~ N(0, I), (n, C, H, W)."""
+        device = next(self.parameters()).device  # type: ignore[attr-defined]
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return self.decode(z)

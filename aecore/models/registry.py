@@ -1,0 +1,65 @@
+"""The model registry: `MODELS` by name, `build_model(cfg, input_shape)` the only factory.
+
+Each model file registers itself with `@register("name")`; `aecore.models` imports them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+
+MODELS: dict[str, type[nn.Module]] = {}
+
+# Sizes that give each model its classic shape when the user picks it without a preset.
+DEFAULTS: dict[str, dict] = {
+    "mlp_ae": {"latent_dim": 64, "hidden": (256,), "recon_loss": "mse"},
+    "deep_mlp_ae": {"latent_dim": 32, "hidden": (256, 64), "recon_loss": "mse"},
+    "conv_ae": {"latent_dim": 32, "hidden": (32, 64), "recon_loss": "mse"},
+    "vae": {"latent_dim": 16, "hidden": (512, 256), "recon_loss": "bce"},
+    "conv_vae": {"latent_dim": 16, "hidden": (32, 64), "recon_loss": "bce"},
+}
+
+
+@runtime_checkable
+class Autoencoder(Protocol):
+    """What every registered model offers; pages and training rely on nothing else."""
+
+    latent_dim: int
+
+    def encode(self, x: Tensor) -> Tensor: ...  # (B, C, H, W) -> (B, D); a VAE gives the mean
+
+    def decode(self, z: Tensor) -> Tensor: ...  # (B, D) -> (B, C, H, W)
+
+    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]: ...
+
+
+def register(name: str):
+    """Class decorator adding a model to MODELS under `name`."""
+
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        MODELS[name] = cls
+        return cls
+
+    return add
+
+
+def default_config(kind: str) -> ModelConfig:
+    """A ModelConfig with the sizes that suit `kind`."""
+    return dataclasses.replace(ModelConfig(kind=kind), **DEFAULTS.get(kind, {}))
+
+
+def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int]) -> nn.Module:
+    """A new, randomly initialised model for images of shape (C, H, W)."""
+    if cfg.kind not in MODELS:
+        raise ValueError(f"unknown model kind {cfg.kind!r}; choose one of: {', '.join(MODELS)}")
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    return MODELS[cfg.kind](cfg, tuple(input_shape))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from aecore.config import ModelConfig
+from aecore.models import MODELS, Autoencoder, build_model, count_parameters, default_config
+
+SHAPES = [(1, 28, 28), (3, 32, 32), (1, 9, 13)]
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_shapes_follow_the_data(kind, shape):
+    model = build_model(default_config(kind), shape)
+    assert isinstance(model, Autoencoder)
+    x = torch.rand(4, *shape)
+    z = model.encode(x)
+    assert z.shape == (4, model.latent_dim)
+    x_hat = model.decode(z)
+    assert x_hat.shape == x.shape
+    assert model(x).shape == x.shape
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_loss_is_finite_and_falls_on_a_fixed_batch(kind, tiny_split):
+    torch.manual_seed(0)
+    model = build_model(default_config(kind), tiny_split.shape)
+    x = tiny_split.x[:32].float() / 255
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(30):
+        loss, logs = model.loss(x, x)
+        assert torch.isfinite(loss) and set(logs) >= {"loss", "mse"}
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_sigmoid_output_stays_in_unit_range(kind):
+    model = build_model(default_config(kind), (1, 28, 28))
+    z = torch.randn(16, model.latent_dim) * 50
+    x_hat = model.decode(z)
+    assert x_hat.min() >= 0 and x_hat.max() <= 1
+
+
+def test_classic_mlp_layout():
+    model = build_model(ModelConfig("mlp_ae", 64, (256,)), (1, 28, 28))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(784, 256), (256, 64), (64, 256), (256, 784)]
+    # a ReLU follows the 64-d code, so codes are never negative
+    assert model.encode(torch.rand(8, 1, 28, 28)).min() >= 0
+    assert count_parameters(model) == 784 * 256 + 256 + 256 * 64 + 64 + 64 * 256 + 256 + 256 * 784 + 784
+
+
+def test_deep_mlp_has_unbounded_code_and_glorot_zero_bias():
+    model = build_model(default_config("deep_mlp_ae"), (1, 28, 28))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [256, 64, 32, 64, 256, 784]
+    assert all(torch.count_nonzero(m.bias) == 0 for m in linears)
+    first = linears[0].weight
+    bound = (6 / (784 + 256)) ** 0.5
+    assert first.abs().max() <= bound and first.abs().max() > 0.9 * bound
+    codes = model.encode(torch.rand(64, 1, 28, 28))
+    assert (codes < 0).any()
+
+
+@pytest.mark.parametrize("kind", ["vae", "conv_vae"])
+def test_vae_reports_elbo_terms_encodes_the_mean_and_samples(kind):
+    model = build_model(default_config(kind), (1, 28, 28))
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(1)
+    loss, logs = model.loss(x, x)
+    assert {"recon", "kl"} <= set(logs)
+    assert logs["kl"] >= 0
+    assert torch.allclose(loss, logs["recon"] + model.cfg.beta * logs["kl"])
+    assert torch.equal(model.encode(x), model.encode(x))  # the mean, no sampling
+    samples = model.sample(5, torch.Generator().manual_seed(0))
+    assert samples.shape == (5, 1, 28, 28)
+    assert torch.equal(samples, model.sample(5, torch.Generator().manual_seed(0)))
+
+
+def test_beta_weights_the_kl_term():
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("vae", 4, (64,), beta=0.0), (1, 28, 28))
+    torch.manual_seed(1)
+    loss, logs = model.loss(x, x)
+    assert torch.allclose(loss, logs["recon"]) and logs["kl"] > 0
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_same_seed_gives_same_weights(kind):
+    torch.manual_seed(7)
+    a = build_model(default_config(kind), (1, 28, 28))
+    torch.manual_seed(7)
+    b = build_model(default_config(kind), (1, 28, 28))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_bad_input_shape_is_refused():
+    with pytest.raises(ValueError, match="C, H, W"):
+        build_model(ModelConfig(), (28, 28))

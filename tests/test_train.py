@@ -1,0 +1,143 @@
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore.data import load_dataset, split_validation
+from aecore.models import MODELS, build_model, default_config
+from aecore.noise import corrupt
+from aecore.train import TrainEvent, fit, reconstruct, train_run
+
+FAST = TrainConfig(epochs=2, batch_size=16, patience=0)
+
+
+def _fit(kind, split, cfg=FAST, **kw):
+    torch.manual_seed(cfg.seed)
+    model = build_model(default_config(kind), split.shape)
+    events: list[TrainEvent] = []
+    history = fit(model, split, kw.pop("val", None), cfg, "cpu", events.append, **kw)
+    return model, history, events
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_fit_reports_every_step_and_is_deterministic_with_a_seed(kind, tiny_split):
+    model_a, history, events = _fit(kind, tiny_split)
+    steps = [e for e in events if not e.epoch_end]
+    assert [e.step for e in steps] == list(range(1, 9))  # 64 images / 16 x 2 epochs
+    assert all(e.total_steps == 8 and math.isfinite(e.logs["loss"]) for e in steps)
+    assert [e.epoch for e in events if e.epoch_end] == [1, 2]
+    assert history.status == "done" and history.ok and history.steps == 8 and len(history.epochs) == 2
+    model_b, history_b, _ = _fit(kind, tiny_split)
+    assert [e["train_loss"] for e in history.epochs] == [e["train_loss"] for e in history_b.epochs]
+    assert all(torch.equal(p, q) for p, q in zip(model_a.parameters(), model_b.parameters()))
+
+
+def test_validation_loss_is_recorded_per_epoch(tiny_split):
+    train, val = split_validation(tiny_split, 0.25, 0)
+    _, history, events = _fit("mlp_ae", train, val=val)
+    assert all("val_loss" in e and "train_loss" in e for e in history.epochs)
+    assert "val_loss" in events[-1].logs and events[-1].epoch_end
+
+
+def test_max_steps_stops_early(tiny_split):
+    _, history, events = _fit("conv_ae", tiny_split, dataclasses.replace(FAST, max_steps=3))
+    assert history.steps == 3 and [e.step for e in events if not e.epoch_end] == [1, 2, 3]
+    assert events[0].total_steps == 3
+
+
+def test_stop_callable_ends_within_one_batch(tiny_split):
+    calls = []
+    _, history, events = _fit("mlp_ae", tiny_split, should_stop=lambda: len(calls) >= 2 or calls.append(1) is not None and False)
+    assert history.status == "stopped" and not history.ok
+    assert history.steps == 2 and "stopped" in history.message
+
+
+def test_divergence_is_reported_with_its_step_never_as_good(tiny_split):
+    cfg = dataclasses.replace(FAST, lr=10.0, epochs=20)
+    model = build_model(ModelConfig("mlp_ae", 8, (32,), output="clamp"), tiny_split.shape)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1e30)  # overflow the first forward pass
+    history = fit(model, tiny_split, None, cfg)
+    assert history.status == "diverged" and not history.ok
+    assert "step 1" in history.message and "learning rate" in history.message
+
+
+def test_early_stopping_keeps_best_epoch(tiny_split):
+    train, val = split_validation(tiny_split, 0.25, 0)
+    cfg = TrainConfig(epochs=50, batch_size=16, patience=2, min_delta=10.0)  # nothing beats the first epoch by 10
+    model, history, _ = _fit("mlp_ae", train, cfg, val=val)
+    assert history.status == "early_stopped" and history.ok
+    assert len(history.epochs) == 3 and history.best_epoch == 1
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "salt_pepper", "mask"])
+def test_denoising_feeds_noisy_input_and_clean_target(noise, tiny_split):
+    seen = []
+
+    class Spy(torch.nn.Module):
+        """A real model whose loss also records what it was given."""
+
+        def __init__(self):
+            super().__init__()
+            self.inner = build_model(default_config("mlp_ae"), tiny_split.shape)
+
+        def loss(self, x, target):
+            seen.append((x.detach().clone(), target.detach().clone()))
+            return self.inner.loss(x, target)
+
+    cfg = dataclasses.replace(FAST, noise=noise, noise_level=0.3, max_steps=2)
+    fit(Spy(), tiny_split, None, cfg)
+    x, target = seen[0]
+    assert not torch.equal(x, target)
+    assert x.min() >= 0 and x.max() <= 1
+    clean = set(torch.unique(target).tolist())
+    assert clean <= {0.0, 1.0}
+
+
+def test_denoising_training_removes_noise_better_than_plain():
+    train, test = load_dataset(DataConfig(limit_train=2000, limit_test=200))
+    x = test.x.float() / 255
+    noisy = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(5))
+    errors = {}
+    for noise, level in (("gaussian", 0.5), ("none", 0.0)):
+        cfg = TrainConfig(epochs=4, batch_size=64, patience=0, noise=noise, noise_level=level)
+        model, _, _ = _fit("mlp_ae", train, cfg)
+        errors[noise] = (reconstruct(model, noisy) - x).pow(2).mean().item()
+    assert errors["gaussian"] < 0.95 * errors["none"]
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "salt_pepper", "mask"])
+def test_corrupt_changes_about_the_asked_share(kind):
+    x = torch.full((4, 1, 28, 28), 0.5)
+    y = corrupt(x, kind, 0.2, torch.Generator().manual_seed(0))
+    changed = (y != x).float().mean().item()
+    if kind == "gaussian":
+        assert changed > 0.99 and abs((y - x).std().item() - 0.2) < 0.02
+    else:
+        assert abs(changed - 0.2) < 0.03
+    assert y.min() >= 0 and y.max() <= 1
+    with pytest.raises(ValueError, match="gaussian"):
+        corrupt(x, "speckle", 0.1)
+
+
+def test_train_run_scores_the_test_split():
+    cfg = RunConfig(DataConfig(limit_train=512, limit_test=64), ModelConfig(), TrainConfig(epochs=1, batch_size=64))
+    result = train_run(cfg, "cpu")
+    assert result.history.ok
+    assert set(result.metrics) >= {"mse", "mae", "psnr", "ssim"}
+    assert 0 < result.metrics["mse"] < 0.2 and 0 < result.metrics["ssim"] < 1
+
+
+def test_bf16_autocast_trains(tiny_split):
+    _, history, _ = _fit("conv_ae", tiny_split, dataclasses.replace(FAST, bf16=True))
+    assert history.ok and math.isfinite(history.epochs[-1]["train_loss"])
+
+
+def test_fit_learns_real_images():
+    train, _ = load_dataset(DataConfig(limit_train=2000))
+    _, history, _ = _fit("mlp_ae", train, TrainConfig(epochs=3, batch_size=64, patience=0))
+    losses = [e["train_loss"] for e in history.epochs]
+    assert losses[-1] < losses[0] < 0.2
