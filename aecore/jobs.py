@@ -1,0 +1,270 @@
+"""Background training jobs: `start(cfg)`, `progress(job_id)`, `stop(job_id)`, owned by one registry per process.
+
+Training runs in worker threads that belong to the registry, not to whoever asked for it, so a
+Streamlit rerun, a page switch or a browser refresh cannot end a job; any page can rejoin it by id.
+At most `max_concurrent` jobs train at once (`AECORE_MAX_JOBS`, default 1: on a small machine two
+jobs only halve each other's speed); the rest wait in a queue, first come first served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import RunConfig, to_dict
+from .data import Split, load_dataset, split_validation
+from .device import pick_device, set_threads
+from .metrics import evaluate
+from .models import build_model
+from .train import History, TrainEvent, TrainResult, fit, reconstruct
+
+log = logging.getLogger(__name__)
+STATES = ("queued", "running", "done", "stopped", "diverged", "failed")
+FINISHED = ("done", "stopped", "diverged", "failed")
+STRIP_IMAGES = 8  # test images shown as original vs reconstruction while training
+MAX_CURVE_POINTS = 400  # step losses kept for the live chart
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of one job in plain values, safe to hand to a page."""
+
+    job_id: str
+    state: str  # one of STATES
+    config: dict
+    queue_position: int = 0  # 1 = next to start; 0 when not queued
+    epoch: int = 0
+    total_epochs: int = 0
+    step: int = 0
+    total_steps: int = 0
+    images_per_sec: float = 0.0
+    elapsed: float = 0.0
+    eta_seconds: float | None = None
+    loss: float | None = None  # latest training batch loss
+    curve: tuple[tuple[int, float], ...] = ()  # (step, batch loss), thinned to MAX_CURVE_POINTS
+    epochs: tuple[dict[str, float], ...] = ()  # per-epoch train and validation losses
+    originals: np.ndarray | None = None  # (n, H, W) uint8, fixed test images
+    recons: tuple[tuple[int, np.ndarray], ...] = ()  # (epoch, (n, H, W) uint8); epoch 0 is the untrained model
+    metrics: dict = field(default_factory=dict)
+    run_id: str | None = None  # the saved run, when one was saved
+    message: str = ""  # why it stopped, diverged or failed, and what to do
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+class _Job:
+    def __init__(self, job_id: str, cfg: RunConfig, keep_partial: bool):
+        self.id, self.cfg, self.keep_partial = job_id, cfg, keep_partial
+        self.stop_requested = threading.Event()
+        self.started = time.time()
+        self.snapshot = Progress(job_id, "queued", to_dict(cfg), total_epochs=cfg.train.epochs)
+
+    def update(self, **changes) -> None:
+        self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
+
+
+class JobRegistry:
+    """Owns the worker threads and the queue. Pages use the module functions, which share one registry."""
+
+    def __init__(self, max_concurrent: int = 1, root: str | Path | None = None, keep_finished: int = 50):
+        self.max_concurrent, self.root, self.keep_finished = max_concurrent, root, keep_finished
+        self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._queue: list[str] = []
+        self._running: set[str] = set()
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def start(self, cfg: RunConfig, keep_partial: bool = False) -> str:
+        """Queue a training job and return its id; it starts as soon as a slot is free."""
+        if not isinstance(cfg, RunConfig):
+            raise TypeError(f"start() needs a RunConfig, got {type(cfg).__name__}")
+        job = _Job(secrets.token_hex(6), cfg, keep_partial)
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._forget_old()
+            self._dispatch()
+        return job.id
+
+    def progress(self, job_id: str) -> Progress:
+        """The latest snapshot; KeyError for an id this process does not know (e.g. after a restart)."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.id in self._queue:
+                return dataclasses.replace(job.snapshot, queue_position=self._queue.index(job.id) + 1)
+            return job.snapshot
+
+    def stop(self, job_id: str, keep: bool | None = None) -> None:
+        """Ask a job to stop within one batch; a queued job is dropped at once. `keep` saves the partial model."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if keep is not None:
+                job.keep_partial = keep
+            job.stop_requested.set()
+            if job_id in self._queue:
+                self._queue.remove(job_id)
+                job.update(state="stopped", message="stopped before it started")
+
+    def jobs(self) -> list[Progress]:
+        """Every known job, newest first."""
+        with self._lock:
+            ids = list(self._jobs)[::-1]
+        return [self.progress(i) for i in ids if i in self._jobs]
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Progress:
+        """Block until the job has finished (for scripts and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.progress(job_id).finished:
+            thread = self._threads.get(job_id)
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if remaining == 0.0:
+                raise TimeoutError(f"job {job_id} still {self.progress(job_id).state} after {timeout} s")
+            if thread is not None:
+                thread.join(min(0.05, remaining) if remaining is not None else 0.05)
+            else:
+                time.sleep(0.02)
+        return self.progress(job_id)
+
+    def active_threads(self) -> int:
+        with self._lock:
+            return sum(t.is_alive() for t in self._threads.values())
+
+    def _dispatch(self) -> None:  # caller holds the lock
+        while self._queue and len(self._running) < self.max_concurrent:
+            job = self._jobs[self._queue.pop(0)]
+            self._running.add(job.id)
+            job.update(state="running", queue_position=0)
+            thread = threading.Thread(target=self._work, args=(job,), name=f"aecore-job-{job.id}", daemon=True)
+            self._threads[job.id] = thread
+            thread.start()
+
+    def _forget_old(self) -> None:  # caller holds the lock
+        finished = [i for i, j in self._jobs.items() if j.snapshot.finished]
+        for job_id in finished[: max(0, len(finished) - self.keep_finished)]:
+            del self._jobs[job_id]
+            self._threads.pop(job_id, None)
+
+    def _work(self, job: _Job) -> None:
+        try:
+            _train(job, self.root)
+        except Exception as err:  # a failed job must say so, never look finished and good
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            job.update(state="failed", message=f"{type(err).__name__}: {err}")
+        finally:
+            with self._lock:
+                self._running.discard(job.id)
+                self._threads.pop(job.id, None)
+                self._dispatch()
+
+
+def _strip_images(test: Split, n: int = STRIP_IMAGES) -> torch.Tensor:
+    """The first test image of each class (then the next ones), so the strip shows variety."""
+    seen, picked = set(), []
+    for i, label in enumerate(test.y.tolist()):
+        if label not in seen:
+            seen.add(label)
+            picked.append(i)
+        if len(picked) == n:
+            break
+    picked += [i for i in range(len(test)) if i not in picked][: n - len(picked)]
+    return test.x[picked]
+
+
+def _as_uint8(x: torch.Tensor) -> np.ndarray:
+    """(n, C, H, W) float in [0, 1] to (n, H, W) uint8 (channels averaged for the strip)."""
+    return (x.mean(1) * 255).round().to(torch.uint8).numpy()
+
+
+def _train(job: _Job, root: str | Path | None) -> None:
+    from .runs import save_run
+
+    cfg = job.cfg
+    set_threads()
+    device = pick_device()
+    train, test = load_dataset(cfg.data)
+    train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg.model, train.shape).to(device)
+    strip = _strip_images(test)
+    recons = [(0, _as_uint8(reconstruct(model, strip, device)))]
+    curve: list[tuple[int, float]] = []
+    job.update(originals=strip.squeeze(1).numpy() if strip.shape[1] == 1 else _as_uint8(strip.float() / 255),
+               recons=tuple(recons))
+
+    def on_step(e: TrainEvent) -> None:
+        elapsed = time.time() - job.started
+        changes: dict = {"epoch": e.epoch, "step": e.step, "total_steps": e.total_steps,
+                         "images_per_sec": e.images_per_sec, "elapsed": elapsed}
+        if e.epoch_end:
+            recons.append((e.epoch, _as_uint8(reconstruct(model, strip, device))))
+            changes.update(epochs=job.snapshot.epochs + (e.logs,), recons=tuple(recons))
+        else:
+            curve.append((e.step, e.logs["loss"]))
+            if len(curve) > MAX_CURVE_POINTS:
+                del curve[1::2]  # keep the shape of the whole run at a bounded size
+            steps_per_sec = e.images_per_sec / max(1, cfg.train.batch_size)
+            eta = (e.total_steps - e.step) / steps_per_sec if steps_per_sec > 0 else None
+            changes.update(loss=e.logs["loss"], curve=tuple(curve), eta_seconds=eta)
+        job.update(**changes)
+
+    history = fit(model, train, val, cfg.train, device, on_step, job.stop_requested.is_set)
+    metrics = evaluate(model, test, device) if history.ok or job.keep_partial else {}
+    result = TrainResult(cfg, model, history, metrics)
+    run_id = None
+    if history.ok or (history.status == "stopped" and job.keep_partial and history.steps > 0):
+        run_id = save_run(result, root=root, preview_images=strip).id
+    state = {"done": "done", "early_stopped": "done", "stopped": "stopped", "diverged": "diverged"}[history.status]
+    message = history.message
+    if state == "diverged":
+        message += ". Nothing was saved."
+    elif state == "stopped":
+        message = "Stopped; the partial model was saved, marked as stopped." if run_id else "Stopped; nothing was saved."
+    job.update(state=state, message=message, metrics=metrics, run_id=run_id, eta_seconds=0.0,
+               elapsed=time.time() - job.started)
+
+
+_registry: JobRegistry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> JobRegistry:
+    """The process-wide registry, made on first use."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = JobRegistry(max_concurrent=int(os.environ.get("AECORE_MAX_JOBS", "1")))
+        return _registry
+
+
+def start(cfg: RunConfig, keep_partial: bool = False) -> str:
+    """Queue a training job in the process-wide registry; returns its id."""
+    return registry().start(cfg, keep_partial)
+
+
+def progress(job_id: str) -> Progress:
+    return registry().progress(job_id)
+
+
+def stop(job_id: str, keep: bool | None = None) -> None:
+    registry().stop(job_id, keep)
+
+
+def list_jobs() -> list[Progress]:
+    return registry().jobs()
