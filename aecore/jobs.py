@@ -129,17 +129,18 @@ class JobRegistry:
         return [self.progress(i) for i in ids if i in self._jobs]
 
     def wait(self, job_id: str, timeout: float | None = None) -> Progress:
-        """Block until the job has finished (for scripts and tests)."""
+        """Block until the job has finished and its thread has ended (for scripts and tests)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.progress(job_id).finished:
+        with self._lock:
             thread = self._threads.get(job_id)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if remaining == 0.0:
+        while not self.progress(job_id).finished:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} still {self.progress(job_id).state} after {timeout} s")
-            if thread is not None:
-                thread.join(min(0.05, remaining) if remaining is not None else 0.05)
-            else:
-                time.sleep(0.02)
+            with self._lock:
+                thread = self._threads.get(job_id, thread)
+            time.sleep(0.02)
+        if thread is not None:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return self.progress(job_id)
 
     def active_threads(self) -> int:

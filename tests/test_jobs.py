@@ -1,0 +1,127 @@
+import threading
+import time
+
+import pytest
+
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore.jobs import JobRegistry
+from aecore.runs import list_runs, load_run
+
+SMALL = RunConfig(DataConfig(limit_train=600, limit_test=100), ModelConfig(), TrainConfig(epochs=2, batch_size=64))
+LONG = RunConfig(DataConfig(limit_test=100), ModelConfig(), TrainConfig(epochs=200, batch_size=32, patience=0))
+DIVERGES = RunConfig(
+    DataConfig(limit_train=2000, limit_test=50),
+    ModelConfig("deep_mlp_ae", 32, (512, 512, 512), "elu", output="clamp"),
+    TrainConfig(lr=10.0, epochs=3),
+)
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
+    reg = JobRegistry(max_concurrent=1)
+    job_id = reg.start(SMALL)
+    p = reg.wait(job_id, timeout=60)
+    assert p.state == "done" and p.finished and p.fraction == 1.0
+    assert p.step == p.total_steps == 18 and p.epoch == 2  # 540 training images / 64, twice
+    assert [e for e, _ in p.recons] == [0, 1, 2]
+    assert p.originals.shape == (8, 28, 28) and p.recons[-1][1].shape == (8, 28, 28)
+    assert len(p.epochs) == 2 and all("val_loss" in e for e in p.epochs)
+    assert p.curve and p.curve[-1][0] == 18
+    assert set(p.metrics) >= {"mse", "ssim"}
+    info = load_run(p.run_id)
+    assert info.ok and info.config == SMALL and [r.id for r in list_runs()] == [p.run_id]
+    assert reg.active_threads() == 0
+
+
+def test_reconstructions_sharpen_epoch_by_epoch(runs_dir):
+    reg = JobRegistry()
+    p = reg.wait(reg.start(RunConfig(DataConfig(limit_train=2000, limit_test=100), train=TrainConfig(epochs=3))), 60)
+    errors = [abs(r.astype(float) - p.originals.astype(float)).mean() for _, r in p.recons]
+    assert errors[-1] < errors[0] * 0.6
+
+
+def test_queue_runs_jobs_in_order_within_the_limit(runs_dir):
+    reg = JobRegistry(max_concurrent=1)
+    first = reg.start(LONG)
+    second, third = reg.start(SMALL), reg.start(SMALL)
+    _wait_for(lambda: reg.progress(first).step > 0)
+    assert reg.progress(second).state == "queued" and reg.progress(second).queue_position == 1
+    assert reg.progress(third).queue_position == 2
+    assert reg.active_threads() == 1
+    reg.stop(first)
+    assert reg.wait(second, 60).state == "done"
+    assert reg.wait(third, 60).state == "done"
+    assert reg.progress(first).state == "stopped"
+    assert len(list_runs()) == 2
+
+
+def test_stop_ends_within_one_batch_and_saves_nothing(runs_dir):
+    reg = JobRegistry()
+    job_id = reg.start(LONG)
+    _wait_for(lambda: reg.progress(job_id).step >= 3)
+    reg.stop(job_id)
+    step_at_stop = reg.progress(job_id).step
+    p = reg.wait(job_id, 10)
+    assert p.state == "stopped" and p.run_id is None and "nothing was saved" in p.message
+    assert p.step <= step_at_stop + 1
+    assert list_runs() == []
+
+
+def test_stop_can_keep_the_partial_model_marked_as_stopped(runs_dir):
+    reg = JobRegistry()
+    job_id = reg.start(LONG)
+    _wait_for(lambda: reg.progress(job_id).step >= 3)
+    reg.stop(job_id, keep=True)
+    p = reg.wait(job_id, 10)
+    info = load_run(p.run_id)
+    assert p.state == "stopped" and info.status == "stopped" and not info.ok
+
+
+def test_queued_job_can_be_stopped_before_it_starts(runs_dir):
+    reg = JobRegistry(max_concurrent=1)
+    first, second = reg.start(LONG), reg.start(SMALL)
+    reg.stop(second)
+    assert reg.progress(second).state == "stopped"
+    reg.stop(first)
+    reg.wait(first, 10)
+    assert list_runs() == []
+
+
+def test_divergence_is_reported_and_nothing_is_saved(runs_dir):
+    reg = JobRegistry()
+    p = reg.wait(reg.start(DIVERGES), 60)
+    assert p.state == "diverged" and "learning rate" in p.message and "Nothing was saved" in p.message
+    assert p.run_id is None and list_runs() == []
+
+
+def test_a_failing_job_is_marked_failed_with_the_reason(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "empty"))
+    reg = JobRegistry()
+    p = reg.wait(reg.start(RunConfig(DataConfig(name="mnist"))), 30)
+    assert p.state == "failed" and "DatasetUnavailable" in p.message and "AECORE_DATA_DIR" in p.message
+    assert p.run_id is None and reg.active_threads() == 0
+
+
+def test_jobs_survive_the_thread_that_started_them(runs_dir):
+    reg = JobRegistry()
+    ids = []
+    t = threading.Thread(target=lambda: ids.append(reg.start(SMALL)))
+    t.start()
+    t.join()  # like a Streamlit script run that has ended
+    assert reg.wait(ids[0], 60).state == "done"
+
+
+def test_unknown_job_id_raises_key_error():
+    with pytest.raises(KeyError):
+        JobRegistry().progress("nope")
+
+
+def test_start_rejects_anything_but_a_run_config():
+    with pytest.raises(TypeError, match="RunConfig"):
+        JobRegistry().start({"model": "mlp_ae"})  # type: ignore[arg-type]
