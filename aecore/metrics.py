@@ -96,8 +96,12 @@ def _scan(
     parts: dict[str, list[Tensor]] = {name: [] for name in METRICS}
     sums: dict[str, float] = {}
     want_loss = with_loss and hasattr(model, "loss")
+    # the ELBO needs a sampled z: a fixed seed in a forked RNG makes scores repeatable without
+    # disturbing the caller's random stream
+    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
             for start in range(0, len(split), batch_size):
                 x = to_float(split.x[start:start + batch_size], device)
                 x_hat = model(x).clamp(0.0, 1.0)  # linear-output models can overshoot

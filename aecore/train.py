@@ -154,14 +154,16 @@ def validate(model: nn.Module, split: Split, device: torch.device, cfg: TrainCon
     model.eval()
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sums: dict[str, float] = {}
-    for i in range(0, len(split), batch_size):
-        target = to_float(split.x[i:i + batch_size], device)
-        inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
-        with autocast(device, cfg.bf16):
-            _, logs = model.loss(inputs, target)
-        for k, v in logs.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * len(target)
-    model.train(was_training)
+    try:
+        for i in range(0, len(split), batch_size):
+            target = to_float(split.x[i:i + batch_size], device)
+            inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
+            with autocast(device, cfg.bf16):
+                _, logs = model.loss(inputs, target)
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(target)
+    finally:
+        model.train(was_training)
     return {k: v / len(split) for k, v in sums.items()}
 
 
@@ -188,8 +190,9 @@ def reconstruct(model: nn.Module, x: Tensor, device: torch.device | str = "cpu")
     """Reconstructions of uint8 or float images, float in [0, 1] on the CPU."""
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
-        xf = to_float(x, device) if x.dtype == torch.uint8 else x.to(device)
-        out = model(xf).clamp(0, 1).cpu()
-    model.train(was_training)
-    return out
+    try:
+        with torch.inference_mode():
+            xf = to_float(x, device) if x.dtype == torch.uint8 else x.to(device)
+            return model(xf).clamp(0, 1).cpu()
+    finally:
+        model.train(was_training)

@@ -244,3 +244,16 @@ def test_evaluate_real_models() -> None:
         assert ("kl" in scores) == ("vae" in kind), kind
         if "kl" in scores:
             assert scores["elbo"] == pytest.approx(-(scores["recon"] + scores["kl"]))
+
+
+def test_vae_elbo_scores_repeat_and_leave_the_callers_rng_alone():
+    from aecore.models import build_model, default_config
+
+    _, test = load_dataset(DataConfig(limit_test=100))
+    model = build_model(default_config("vae"), test.shape)
+    torch.manual_seed(5)
+    first = evaluate(model, test)
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    assert evaluate(model, test)["elbo"] == first["elbo"]
+    assert torch.equal(torch.rand(3), after)

@@ -1,0 +1,116 @@
+"""Training speed: aecore's `fit` against the classic tutorial loop, on one epoch of the full FashionMNIST.
+
+    python benchmarks/bench_train.py [--root ../shared/datasets] [--models mlp_ae,conv_ae,vae] [--threads 2]
+
+The classic loop is `torchvision.datasets.FashionMNIST` with `transforms.ToTensor()` per sample,
+`DataLoader(batch_size=128, shuffle=True)` and plain Adam; `fit` trains the same model on the same
+60,000 images. Both use batch 128, Adam 1e-3 and the model's own loss (MSE for the autoencoders).
+Also printed: the fp32 matrix-multiply throughput of this machine, measured here, and the share of
+it that `fit` reaches (FLOPs of one training step counted by torch's FlopCounterMode), and bf16
+autocast with the loss it reaches next to fp32's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aecore.config import DataConfig, TrainConfig  # noqa: E402
+from aecore.data import load_dataset  # noqa: E402
+from aecore.models import build_model, default_config  # noqa: E402
+from aecore.train import fit  # noqa: E402
+from aecore.tv import import_torchvision  # noqa: E402
+
+TARGETS = {"mlp_ae": 3.0, "conv_ae": 1.5, "vae": 1.5}
+
+
+def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:
+    """Best sustained fp32 GFLOP/s of square matrix products on this machine and thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def step_flops(model: torch.nn.Module, batch: int) -> int:
+    """FLOPs of one forward + backward pass of the model's loss on a batch."""
+    x = torch.rand(batch, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter:
+        loss, _ = model.loss(x, x)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def classic_epoch(kind: str, root: str, seed: int) -> tuple[float, float]:
+    """The tutorial loop: per-sample ToTensor through a DataLoader. Returns (images/s, last-100 mean loss)."""
+    tv = import_torchvision()
+    ds = tv.datasets.FashionMNIST(root, train=True, download=False, transform=tv.transforms.ToTensor())
+    loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True)
+    torch.manual_seed(seed)
+    model = build_model(default_config(kind), (1, 28, 28))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses, start = [], time.perf_counter()
+    for x, _ in loader:
+        loss, _ = model.loss(x, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    seconds = time.perf_counter() - start
+    return len(ds) / seconds, sum(losses[-100:]) / len(losses[-100:])
+
+
+def fit_epoch(kind: str, train, seed: int, bf16: bool = False) -> tuple[float, float]:
+    """aecore's fit on the same data. Returns (images/s, last-100 mean loss)."""
+    torch.manual_seed(seed)
+    model = build_model(default_config(kind), (1, 28, 28))
+    losses: list[float] = []
+    cfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, val_fraction=0.0, patience=0, seed=seed, bf16=bf16)
+    history = fit(model, train, None, cfg, "cpu", lambda e: e.epoch_end or losses.append(e.logs["loss"]))
+    return history.images_per_sec, sum(losses[-100:]) / len(losses[-100:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default="../shared/datasets", help="torchvision root holding FashionMNIST/raw")
+    parser.add_argument("--models", default="mlp_ae,conv_ae,vae")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    train, _ = load_dataset(DataConfig(name="fashion-mnist"), root=args.root)
+    peak = matmul_gflops()
+    print(f"FashionMNIST train: {len(train)} images; {args.threads} threads; fp32 matmul peak {peak:.1f} GFLOP/s\n")
+    header = (f"{'model':8} {'classic img/s':>13} {'fit img/s':>10} {'ratio':>6} {'target':>6} "
+              f"{'fit GFLOP/s':>11} {'of peak':>7} {'loss classic':>12} {'loss fit':>9} {'bf16 img/s':>10} {'loss bf16':>9}")
+    print(header + "\n" + "-" * len(header))
+    missed = []
+    for kind in args.models.split(","):
+        classic_ips, classic_loss = classic_epoch(kind, args.root, args.seed)
+        fit_ips, fit_loss = fit_epoch(kind, train, args.seed)
+        bf16_ips, bf16_loss = fit_epoch(kind, train, args.seed, bf16=True)
+        gflops = step_flops(build_model(default_config(kind), (1, 28, 28)), 128) / 128 * fit_ips / 1e9
+        ratio = fit_ips / classic_ips
+        target = TARGETS.get(kind, 1.0)
+        if ratio < target:
+            missed.append(kind)
+        print(f"{kind:8} {classic_ips:13,.0f} {fit_ips:10,.0f} {ratio:5.2f}x {target:5.1f}x {gflops:11.1f} "
+              f"{gflops / peak:7.0%} {classic_loss:12.4f} {fit_loss:9.4f} {bf16_ips:10,.0f} {bf16_loss:9.4f}", flush=True)
+    if missed:
+        print(f"\nbelow the speed target: {', '.join(missed)}")
+
+
+if __name__ == "__main__":
+    main()
