@@ -172,6 +172,7 @@ class JobRegistry:
             with self._lock:
                 self._running.discard(job.id)
                 self._threads.pop(job.id, None)
+                self._forget_old()
                 self._dispatch()
 
 
