@@ -1,0 +1,22 @@
+"""Autoencoder Studio: the entry point that sets up the page, the navigation and the shared sidebar.
+
+Run it with `streamlit run app.py`. Each page is one file in pages/ that calls `require_shell()` before
+it draws anything; add a page to the app with one line in PAGES.
+"""
+
+import streamlit as st
+
+from ui.shell import run_in_shell
+from ui.sidebar import show_sidebar
+
+st.set_page_config(page_title="Autoencoder Studio", page_icon="🧠", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/inventory_2:"),
+]
+
+page = st.navigation(PAGES)
+show_sidebar()
+run_in_shell(page)

@@ -1,0 +1,161 @@
+"""Runs: every saved model in a table, and for the chosen one its preview, scores, rename, download and delete.
+
+Runs come from aecore's run store on every rerun, so a model that finishes training shows up at once.
+Uploading a zip made by Download adds a run; a refused file says why.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import streamlit as st
+
+import aecore.runs
+from aecore.runs import RunError, RunInfo
+from ui.images import enlarge_png
+from ui.runs import file_name, import_zip, local_times, runs_table, settings_text
+from ui.shell import require_shell
+from ui.widgets import METRICS, show_metrics
+
+require_shell()
+
+
+COLUMNS = ("Name", "Status", "Model", "Dataset", "Code size", "Epochs", "MSE", "SSIM", "Time", "Date")
+
+
+def show_table(runs: list[RunInfo]) -> None:
+    small = dict(width="small")
+    columns = {
+        "Name": st.column_config.TextColumn(width="medium"),
+        "Status": st.column_config.TextColumn(help="A stopped run holds a partial model: it trained for fewer "
+                                                   "epochs than asked."),
+        "Code size": st.column_config.NumberColumn(**small),
+        "Epochs": st.column_config.NumberColumn(**small),
+        "MSE": st.column_config.NumberColumn(format="%.4f", help=METRICS["mse"][2], **small),
+        "SSIM": st.column_config.NumberColumn(format="%.3f", help=METRICS["ssim"][2], **small),
+        "Time": st.column_config.TextColumn(**small),
+        "Date": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+    }
+    st.dataframe(runs_table(runs, st.context.timezone), hide_index=True, key="runs_table", column_order=COLUMNS,
+                 column_config=columns)
+
+
+def run_controls(runs: list[RunInfo]) -> RunInfo:
+    """The run picker; returns the chosen run."""
+    by_id = {r.id: r for r in runs}
+    saved = {i: f"{t.day} {t:%b %Y, %H:%M}" for i, t in zip(by_id, local_times(runs, st.context.timezone))}
+    if st.session_state.get("run") not in by_id:
+        st.session_state.run = runs[0].id
+        st.session_state.pop("new_name", None)
+    st.selectbox("Run", list(by_id), key="run", on_change=reset_name, args=(by_id,),
+                 format_func=lambda i: f"{by_id[i].name}  ·  {saved[i]}",
+                 help="The run to look at, rename, download or delete; the newest comes first.")
+    run = by_id[st.session_state.run]
+    st.session_state.setdefault("new_name", run.name)
+    return run
+
+
+def reset_name(by_id: dict[str, RunInfo]) -> None:
+    st.session_state.new_name = by_id[st.session_state.run].name
+    st.session_state.pop("pending_delete", None)
+
+
+def rename(run_id: str) -> None:
+    try:
+        info = aecore.runs.rename_run(run_id, st.session_state.new_name)
+    except RunError as err:
+        st.session_state.runs_notice = ("error", f"Could not rename the run: {err}")
+        return
+    st.session_state.new_name = info.name
+    st.session_state.runs_notice = ("success", f"Renamed to “{info.name}”.")
+
+
+def delete(run_id: str) -> None:
+    try:
+        aecore.runs.delete_run(run_id)
+    except (RunError, OSError) as err:
+        st.session_state.runs_notice = ("error", f"Could not delete the run: {err}")
+    else:
+        st.session_state.runs_notice = ("success", "The run was deleted.")
+    st.session_state.pop("pending_delete", None)
+    st.session_state.pop("run", None)
+
+
+def import_upload() -> None:
+    upload = st.session_state.get("upload")
+    if upload is not None:
+        kind, message, run_id = import_zip(upload.getvalue())
+        st.session_state.runs_notice = (kind, message)
+        if run_id:
+            st.session_state.run = run_id
+            st.session_state.pop("new_name", None)
+
+
+def show_notice() -> None:
+    notice = st.session_state.pop("runs_notice", None)
+    if notice:
+        kind, message = notice
+        (st.success if kind == "success" else st.error)(message)
+
+
+def show_run(run: RunInfo) -> None:
+    preview, details = st.columns([2, 3], gap="large")
+    with preview:
+        png = aecore.runs.read_preview(run.id)
+        if png:
+            st.image(enlarge_png(png), width="stretch", alt="Test images above this model's reconstructions of them",
+                     caption="Top: test images. Bottom: how this model redraws them.")
+        else:
+            st.caption("This run has no preview image.")
+    with details:
+        st.markdown(f"#### {run.name}")
+        st.caption(settings_text(run))
+        if not run.ok:
+            st.warning(f"This run stopped before it finished ({run.history.message or run.status}), "
+                       "so its model is partial.", icon=":material/warning:")
+        show_metrics(run.metrics)
+        show_actions(run)
+
+
+def show_actions(run: RunInfo) -> None:
+    name_col, rename_col = st.columns([3, 1], vertical_alignment="bottom")
+    name_col.text_input("Name", key="new_name", max_chars=200, help="A name you will recognise in lists and charts.")
+    rename_col.button("Rename", key="rename", on_click=rename, args=(run.id,), width="stretch")
+    download_col, delete_col = st.columns(2)
+    download_col.download_button("Download (.zip)", data=functools.partial(aecore.runs.export_run, run.id),
+                                 file_name=file_name(run.name), mime="application/zip", key="download_run",
+                                 icon=":material/download:", on_click="ignore", width="stretch",
+                                 help="The model and its history in one file, to keep or to add to another studio.")
+    if st.session_state.get("pending_delete") != run.id:
+        delete_col.button("Delete", key="delete", icon=":material/delete:", width="stretch",
+                          on_click=lambda: st.session_state.update(pending_delete=run.id))
+        return
+    st.warning(f"Delete “{run.name}” for good? Its model and history are removed. Download it first if you may "
+               "want it back.", icon=":material/delete:")
+    yes, no = st.columns(2)
+    yes.button("Yes, delete it", key="confirm_delete", type="primary", on_click=delete, args=(run.id,), width="stretch")
+    no.button("Cancel", key="cancel_delete", width="stretch",
+              on_click=lambda: st.session_state.pop("pending_delete", None))
+
+
+def upload_controls() -> None:
+    st.file_uploader("Add a run from a .zip file", type=["zip"], key="upload", on_change=import_upload,
+                     help="A zip made with Download on this page, here or in another Autoencoder Studio.")
+
+
+st.title("Runs")
+st.caption("Every model you have trained, with its scores. Pick one to see how it redraws images.")
+show_notice()
+errors: list[RunError] = []
+runs = aecore.runs.list_runs(errors=errors)
+if errors:
+    st.warning(f"{len(errors)} run folder(s) could not be read and are not listed: {errors[0]}",
+               icon=":material/warning:")
+if runs:
+    show_table(runs)
+    show_run(run_controls(runs))
+else:
+    st.info("No saved runs yet. Train a model and it appears here as soon as it finishes.", icon=":material/info:")
+    st.page_link("pages/train.py", label="Train your first model", icon=":material/play_arrow:")
+st.divider()
+upload_controls()

@@ -1,0 +1,207 @@
+"""Train: pick the data, a preset and the settings that matter, start training, and watch the model learn.
+
+Training runs as a background job in aecore's registry, never inside this script, so clicking around
+or leaving the page cannot stop it. The job id goes into the URL (`?job=...`), so a refresh or another
+tab rejoins it; a fragment polls the job and draws its progress until it finishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+import aecore.jobs
+from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig
+from aecore.data import is_available
+from aecore.download import download_status, start_download
+from aecore.models import default_config
+from aecore.presets import PRESETS
+from ui.progress import show_job_progress
+from ui.shell import require_shell
+from ui.sidebar import active_jobs
+from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
+
+require_shell()
+
+CUSTOM = "custom"
+DEFAULT_PRESET = "quick-demo"
+BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+POLL_SECONDS = 0.7
+DEFAULT_NOISE_LEVEL = 0.3
+DOWNLOAD_MB = {"fashion-mnist": 30, "mnist": 11}
+LABELS = {"dataset": "dataset", "model": "model", "latent_dim": "code size", "epochs": "epochs",
+          "batch_size": "batch size", "lr": "learning rate", "noise": "noise", "noise_level": "noise level",
+          "patience": "patience"}
+
+
+def preset_values(name: str) -> dict:
+    """The widget values that reproduce a preset."""
+    cfg = PRESETS[name].config
+    return {"dataset": cfg.data.name, "model": cfg.model.kind, "latent_dim": cfg.model.latent_dim,
+            "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "lr": cfg.train.lr,
+            "noise": cfg.train.noise, "noise_level": cfg.train.noise_level, "patience": cfg.train.patience}
+
+
+def apply_preset() -> None:
+    if st.session_state.preset in PRESETS:
+        st.session_state.update(preset_values(st.session_state.preset))
+
+
+def apply_model_sizes() -> None:
+    st.session_state.latent_dim = default_config(st.session_state.model).latent_dim
+
+
+def apply_noise_level() -> None:
+    if st.session_state.noise != "none" and st.session_state.noise_level == 0.0:
+        st.session_state.noise_level = DEFAULT_NOISE_LEVEL
+
+
+def build_config(v: dict) -> RunConfig:
+    """The RunConfig the widgets describe, on top of the preset's finer settings; ValueError if they clash."""
+    base = PRESETS[v["preset"]].config if v["preset"] in PRESETS else RunConfig()
+    model = base.model if base.model.kind == v["model"] else default_config(v["model"])
+    denoising = v["noise"] != "none"
+    train = dataclasses.replace(base.train, epochs=int(v["epochs"]), batch_size=int(v["batch_size"]), lr=float(v["lr"]),
+                                patience=int(v["patience"]), noise=v["noise"],
+                                noise_level=float(v["noise_level"]) if denoising else 0.0)
+    return RunConfig(DataConfig(name=v["dataset"]), dataclasses.replace(model, latent_dim=int(v["latent_dim"])), train)
+
+
+def train_controls() -> RunConfig | None:
+    """Every setting, top to bottom; returns the config, or None while the data is missing or settings clash."""
+    for key, value in {"preset": DEFAULT_PRESET, **preset_values(DEFAULT_PRESET)}.items():
+        st.session_state.setdefault(key, value)
+    keep = dict(persist_state="session")
+    st.selectbox("Preset", [CUSTOM, *PRESETS], key="preset", on_change=apply_preset, **keep,
+                 format_func=lambda k: PRESETS[k].title if k in PRESETS else "Custom settings",
+                 help="Ready-made settings; picking one fills in everything below, which you can then change.")
+    about_preset = st.empty()
+    dataset = st.selectbox("Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
+                           help="The images the model learns to redraw; the samples ship with the app.")
+    ready = show_dataset_status(dataset)
+    model = st.selectbox("Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
+                         **keep, help="The network's shape; picking one also sets a code size that suits it.")
+    st.caption(MODEL_BLURBS.get(model, ""))
+    st.number_input("Code size", min_value=1, max_value=512, step=1, key="latent_dim", **keep,
+                    help="How many numbers each image is squeezed into: fewer gives blurrier but more compact codes.")
+    left, right = st.columns(2)
+    left.number_input("Epochs", min_value=1, max_value=500, step=1, key="epochs", **keep,
+                      help="How many times the model sees every training image.")
+    right.select_slider("Batch size", BATCH_SIZES, key="batch_size", **keep,
+                        help="Images per learning step: larger batches are faster per image but take fewer steps.")
+    left.number_input("Learning rate", min_value=0.0001, max_value=1.0, step=0.0001, format="%.4f", key="lr", **keep,
+                      help="The size of each learning step: too high diverges, too low crawls; 0.001 suits most models.")
+    right.number_input("Early-stopping patience", min_value=0, max_value=100, step=1, key="patience", **keep,
+                       help="Stop after this many epochs without a better validation loss and keep the best; 0 never stops.")
+    noise = st.selectbox("Denoising noise", NOISE_KINDS, key="noise", format_func=NOISE_LABELS.get, **keep,
+                         on_change=apply_noise_level,
+                         help="Train on noisy copies but score against the clean images, so the model learns to clean up.")
+    st.slider("Noise level", min_value=0.0, max_value=1.0, step=0.05, key="noise_level", disabled=noise == "none",
+              **keep, help="How strong the noise is: the spread of Gaussian grain, or the share of pixels hit.")
+    show_preset_note(about_preset)
+    if not ready:
+        st.caption("Download the dataset above first, or choose a bundled sample.")
+        return None
+    try:
+        return build_config({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))})
+    except ValueError as err:
+        st.error(f"These settings do not fit together: {err}. Change one of them to train.")
+        return None
+
+
+def show_preset_note(slot: st.delta_generator.DeltaGenerator) -> None:
+    """The preset's description, and which settings now differ from it."""
+    name = st.session_state.preset
+    if name not in PRESETS:
+        return
+    changed = [LABELS[k] for k, v in preset_values(name).items()
+               if st.session_state[k] != v and not (k == "noise_level" and st.session_state.noise == "none")]
+    note = f" Changed from the preset: {', '.join(changed)}." if changed else ""
+    slot.caption(PRESETS[name].description + note)
+
+
+def show_dataset_status(name: str) -> bool:
+    """Whether the dataset is on disk; if not, a Download button and the download's progress."""
+    if is_available(name):
+        return True
+    status = download_status(name)
+    if status.state == "running":
+        st.fragment(show_download, run_every=0.5)(name)
+        return False
+    if status.state == "failed":
+        st.error("The download failed: this computer may be offline, or the download site unreachable. Check "
+                 "the internet connection and try again, or train on a bundled sample.", icon=":material/error:")
+        st.caption(f"Details: {status.message}")
+    else:
+        st.info(f"{dataset_label(name)} is not on this computer yet: download it once "
+                f"(about {DOWNLOAD_MB.get(name, 30)} MB).", icon=":material/cloud_download:")
+    st.button("Download", key="download", icon=":material/download:", on_click=start_download, args=(name,),
+              help="Fetch the dataset once; it needs an internet connection and is kept for next time.")
+    return False
+
+
+def show_download(name: str) -> None:
+    status = download_status(name)
+    if status.state != "running":
+        st.rerun()  # finished or failed: redraw the controls with the dataset's new state
+    st.progress(status.fraction, text=f"Downloading {dataset_label(name)}… {status.fraction:.0%}")
+
+
+def watched_job() -> str | None:
+    """The job this page follows: the URL's `?job=`, else the last one this browser tab started."""
+    job_id = st.query_params.get("job") or st.session_state.get("job_id")
+    if job_id:
+        st.session_state.job_id = job_id
+        if st.query_params.get("job") != job_id:
+            st.query_params["job"] = job_id
+    return job_id
+
+
+def show_job(job_id: str) -> None:
+    """Poll the job while it trains; once it has finished, draw its outcome once and stop polling."""
+    try:
+        finished = aecore.jobs.progress(job_id).finished
+    except KeyError:
+        show_missing_job(job_id)
+        return
+    st.fragment(show_job_progress, run_every=None if finished else POLL_SECONDS)(job_id, finished)
+
+
+def show_missing_job(job_id: str) -> None:
+    st.info("That training job is not running any more: the app was restarted since it began. "
+            "Every model that finished training is saved on the Runs page.", icon=":material/history:")
+    st.page_link("pages/runs.py", label="Open the saved runs", icon=":material/inventory_2:")
+    st.session_state.pop("job_id", None)
+    if st.query_params.get("job") == job_id:
+        del st.query_params["job"]
+
+
+def show_empty_state() -> None:
+    with st.container(border=True):
+        st.markdown("#### Ready when you are")
+        st.markdown("Click **Train** and this space comes alive: the loss falling as the model learns, and test "
+                    "images beside the model's attempts to redraw them, one row per epoch, getting sharper.")
+        jobs = active_jobs()
+        if jobs:
+            st.page_link("pages/train.py", label="A model is training now: watch it", icon=":material/monitoring:",
+                         query_params={"job": jobs[0].job_id})
+
+
+st.title("Train")
+st.caption("Choose what to learn from and how, then click Train. "
+           "Training carries on in the background while you look around the app.")
+settings, live = st.columns([1, 2], gap="large")
+with settings:
+    cfg = train_controls()
+    if st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
+                 width="stretch", help="Start training with these settings; the model is saved as a run when done."):
+        st.session_state.job_id = aecore.jobs.start(cfg)
+        st.query_params["job"] = st.session_state.job_id
+        st.rerun()  # draw the page again with the job in it, the sidebar included
+with live:
+    job_id = watched_job()
+    if job_id:
+        show_job(job_id)
+    else:
+        show_empty_state()

@@ -1,0 +1,251 @@
+"""Every page through Streamlit's AppTest: it renders, has its widgets, and its buttons do what they say.
+
+Training runs for real (digits, one epoch, in the background job registry); runs for the Runs page are
+made with a two-step `train_run`. The whole file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import aecore.download
+import aecore.jobs
+from aecore import runs
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig, to_dict
+from aecore.train import train_run
+from ui.runs import import_zip
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("pages/home.py", "pages/train.py", "pages/runs.py")
+TRAIN_KEYS = ("dataset", "preset", "model", "latent_dim", "epochs", "batch_size", "lr", "noise", "noise_level", "patience")
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch, tmp_path):
+    """AppTest resolves app.py and pages/ from the repository; full datasets are looked for in an empty folder."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "data"))
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(query or {})
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def wait_for(job_id: str, until, timeout: float = 60.0) -> aecore.jobs.Progress:
+    deadline = time.monotonic() + timeout
+    while not until(p := aecore.jobs.progress(job_id)):
+        assert time.monotonic() < deadline, f"job {job_id} is still {p.state} at step {p.step}"
+        time.sleep(0.05)
+    return p
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def save_small_run(name: str, status: str = "done") -> runs.RunInfo:
+    cfg = RunConfig(DataConfig(limit_train=256, limit_test=64), ModelConfig(latent_dim=8),
+                    TrainConfig(epochs=1, max_steps=2), name=name)
+    result = train_run(cfg, device="cpu")
+    if status != "done":
+        result = dataclasses.replace(result, history=dataclasses.replace(result.history, status=status))
+    return runs.save_run(result)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_inside_the_app_with_its_sidebar(page, runs_dir):
+    at = open_page(page)  # AppTest, like a fresh server, runs a page file first on its own: require_shell reruns it
+    assert at.title[0].value
+    sidebar = texts(at.caption)
+    assert str(runs_dir.resolve()) in sidebar and "Nothing is training" in sidebar
+
+
+def test_home_explains_and_links_to_train():
+    at = open_page("pages/home.py")
+    assert "autoencoder" in texts(at.markdown).lower()
+    assert {link.label for link in at.page_link} >= {"Start training", "See saved runs"}
+    assert len(at.image) == 2  # a gallery per bundled sample
+
+
+def test_train_page_has_every_setting_with_help():
+    at = open_page("pages/train.py")
+    for key in TRAIN_KEYS:
+        widget = at.get_by_key(key)
+        assert widget.help, key
+    assert at.button(key="train").label == "Train"
+    assert not at.button(key="train").disabled
+    assert at.selectbox(key="dataset").value == "fashion-mnist-sample"
+
+
+def test_a_preset_fills_in_the_settings():
+    at = open_page("pages/train.py")
+    at.selectbox(key="preset").set_value("denoise-demo").run()
+    values = {k: at.session_state[k] for k in ("model", "latent_dim", "epochs", "noise", "noise_level")}
+    assert values == {"model": "conv_ae", "latent_dim": 64, "epochs": 8, "noise": "gaussian", "noise_level": 0.3}
+    at.selectbox(key="model").set_value("vae").run()
+    assert at.number_input(key="latent_dim").value == 16  # the VAE's own code size
+    assert "Changed from the preset: model, code size." in texts(at.caption)
+    at.selectbox(key="noise").set_value("none").run()
+    assert at.slider(key="noise_level").disabled
+
+
+def test_settings_that_clash_say_so_and_block_training():
+    at = open_page("pages/train.py")
+    at.selectbox(key="noise").set_value("mask").run()
+    assert at.slider(key="noise_level").value == 0.3
+    at.slider(key="noise_level").set_value(0.0).run()
+    assert "do not fit together" in texts(at.error)
+    assert at.button(key="train").disabled
+
+
+def test_a_missing_dataset_offers_a_download_that_fails_clearly_offline(monkeypatch):
+    _, resources = aecore.download.sources("fashion-mnist")
+    monkeypatch.setattr(aecore.download, "sources", lambda name: (("http://127.0.0.1:9/",), resources))
+    monkeypatch.setattr(aecore.download, "_status", {})
+    at = open_page("pages/train.py")
+    at.selectbox(key="dataset").set_value("fashion-mnist").run()
+    assert at.button(key="train").disabled
+    at.button(key="download").click().run()
+    deadline = time.monotonic() + 30
+    while aecore.download.download_status("fashion-mnist").state == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.run()
+    assert not at.exception
+    assert "download failed" in texts(at.error) and "bundled sample" in texts(at.error)
+    assert "could not download" in texts(at.caption)  # the details, for whoever fixes the connection
+    assert at.button(key="download").label == "Download"  # offered again
+
+
+def start_training(at: AppTest, epochs: int) -> str:
+    at.selectbox(key="dataset").set_value("digits").run()
+    at.selectbox(key="model").set_value("mlp_ae").run()
+    at.number_input(key="epochs").set_value(epochs).run()
+    at.button(key="train").click().run()
+    assert not at.exception, at.exception
+    return at.query_params["job"]
+
+
+def test_training_from_the_train_page_reaches_done_and_is_saved():
+    at = open_page("pages/train.py")
+    job_id = start_training(at, epochs=1)
+    p = wait_for(job_id, lambda p: p.finished)
+    assert p.state == "done", p.message
+    assert [r.id for r in runs.list_runs()] == [p.run_id]
+    at.run()
+    assert not at.exception
+    assert "Finished in" in texts(at.success)
+    assert {m.label for m in at.metric} >= {"MSE", "SSIM", "PSNR (dB)"}
+    assert "runs" in {link.page for link in at.page_link}
+    rejoined = open_page("pages/train.py", {"job": job_id})  # a refresh, or another tab
+    assert "Finished in" in texts(rejoined.success)
+
+
+def test_stop_with_keep_partial_saves_a_marked_run():
+    at = open_page("pages/train.py")
+    job_id = start_training(at, epochs=200)
+    wait_for(job_id, lambda p: p.step > 0)
+    at.run()
+    assert "Epoch 1/200 · batch" in " ".join(p.proto.text for p in at.get("progress"))
+    at.checkbox(key="keep_partial").check().run()
+    at.button(key="stop").click().run()
+    p = wait_for(job_id, lambda p: p.finished)
+    assert p.state == "stopped" and p.run_id
+    at.run()
+    assert "partial model was saved" in texts(at.warning)
+    table = open_page("pages/runs.py").dataframe[0].value
+    assert table["Status"].tolist() == ["⚠ stopped (partial)"]
+
+
+@pytest.mark.parametrize("state, message, shown", [
+    ("diverged", "loss became nan at step 3 (epoch 1); try a lower learning rate. Nothing was saved.",
+     "Lower the learning rate (try 0.00033)"),
+    ("failed", "DatasetUnavailable: MNIST is not in /data", "choose a bundled sample dataset"),
+])
+def test_a_job_that_went_wrong_says_what_to_do(monkeypatch, state, message, shown):
+    config = to_dict(RunConfig())
+    p = aecore.jobs.Progress("0123456789ab", state, config, total_epochs=5, message=message)
+    monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
+    at = open_page("pages/train.py", {"job": p.job_id})
+    assert shown in texts(at.error)
+    assert message in texts(at.caption)
+    assert not at.metric
+
+
+def test_a_queued_job_shows_its_place_in_line(monkeypatch):
+    p = aecore.jobs.Progress("0123456789ab", "queued", to_dict(RunConfig()), queue_position=2, total_epochs=5)
+    monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
+    at = open_page("pages/train.py", {"job": p.job_id})
+    assert "number 2 in line" in texts(at.info)
+    assert at.button(key="stop").label == "Stop"
+
+
+def test_an_unknown_job_in_the_url_points_to_the_runs_page():
+    at = open_page("pages/train.py", {"job": "0123456789ab"})
+    assert "not running any more" in texts(at.info)
+    assert "runs" in {link.page for link in at.page_link}
+
+
+def test_runs_page_without_runs_invites_training():
+    at = open_page("pages/runs.py")
+    assert "No saved runs yet" in texts(at.info)
+    assert "train" in {link.page for link in at.page_link}
+
+
+def test_runs_table_rename_and_delete_with_confirmation():
+    save_small_run("first")
+    second = save_small_run("second", status="stopped")
+    at = open_page("pages/runs.py")
+    table = at.dataframe[0].value
+    assert table["Name"].tolist() == ["second", "first"]
+    assert table["Status"].tolist() == ["⚠ stopped (partial)", "done"]
+    assert at.selectbox(key="run").value == second.id
+    assert any("stopped before it finished" in w.value for w in at.warning)
+
+    at.text_input(key="new_name").input("a better name").run()
+    at.button(key="rename").click().run()
+    assert runs.load_run(second.id).name == "a better name"
+    assert "Renamed" in texts(at.success)
+    assert at.dataframe[0].value["Name"].tolist()[0] == "a better name"
+    at.text_input(key="new_name").input("   ").run()
+    at.button(key="rename").click().run()
+    assert "Could not rename" in texts(at.error) and runs.load_run(second.id).name == "a better name"
+
+    at.button(key="delete").click().run()
+    assert len(runs.list_runs()) == 2  # nothing happens before the confirmation
+    at.button(key="cancel_delete").click().run()
+    assert len(runs.list_runs()) == 2
+    at.button(key="delete").click().run()
+    at.button(key="confirm_delete").click().run()
+    assert [r.name for r in runs.list_runs()] == ["first"]
+    assert not at.exception
+    assert at.dataframe[0].value["Name"].tolist() == ["first"]
+
+
+def test_upload_adds_an_exported_run_and_refuses_other_files(tmp_path):
+    info = save_small_run("shared")
+    exported = runs.export_run(info.id)
+    at = open_page("pages/runs.py")
+    at.file_uploader(key="upload").set_value(("notes.zip", b"these are notes, not a zip", "application/zip")).run()
+    assert "could not be added" in texts(at.error)
+    at.file_uploader(key="upload").set_value(("shared.zip", exported, "application/zip")).run()
+    assert "Added “shared”" in texts(at.success)
+    assert [r.name for r in runs.list_runs()] == ["shared", "shared"]
+
+    kind, message, run_id = import_zip(exported[: len(exported) // 2])  # a truncated download
+    assert (kind, run_id) == ("error", None) and "could not be added" in message
+    with zipfile.ZipFile(tmp_path / "odd.zip", "w") as zf:
+        zf.writestr("config.json", "{}")
+    kind, message, _ = import_zip((tmp_path / "odd.zip").read_bytes())
+    assert kind == "error" and "lacks" in message

@@ -1,0 +1,82 @@
+"""Run pickers and cached loaders that the analysis pages share (Compare, Latent space, Generate, ...).
+
+Models and test splits are cached as resources: one read-only copy per process, shared by every
+session, keyed by run id (a run's weights never change after it is saved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+import aecore.runs
+from aecore.config import DataConfig
+from aecore.data import DatasetUnavailable, Split, load_dataset
+from aecore.runs import RunError, RunInfo
+from ui.widgets import dataset_label, model_label
+
+
+def finished_runs(where: Callable[[RunInfo], bool] = lambda r: True) -> list[RunInfo]:
+    """Saved runs that finished training (not stopped partway), newest first, filtered by `where`."""
+    return [r for r in aecore.runs.list_runs() if r.ok and where(r)]
+
+
+def run_label(run: RunInfo) -> str:
+    mse = run.metrics.get("mse")
+    score = f" · MSE {mse:.4f}" if mse is not None else ""
+    return f"{run.name} ({model_label(run.model_kind)}, {dataset_label(run.dataset)}{score})"
+
+
+def show_no_runs(what: str) -> None:
+    """The empty state: say what is missing and link to Train."""
+    st.info(f"{what} Train one first; it appears here as soon as it finishes.", icon=":material/info:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+
+
+def run_picker(label: str, key: str, runs: list[RunInfo], help: str | None = None) -> RunInfo:
+    """A selectbox over runs; the choice persists while the user moves between pages."""
+    by_id = {r.id: r for r in runs}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = runs[0].id
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]), help=help)
+    return by_id[run_id]
+
+
+def runs_picker(label: str, key: str, runs: list[RunInfo], default: int = 2, help: str | None = None) -> list[RunInfo]:
+    """A multiselect over runs, preselecting the newest `default`."""
+    by_id = {r.id: r for r in runs}
+    chosen = [i for i in st.session_state.get(key, []) if i in by_id] if key in st.session_state else None
+    st.session_state[key] = chosen if chosen is not None else [r.id for r in runs[:default]]
+    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]), help=help)
+    return [by_id[i] for i in ids]
+
+
+@st.cache_resource(max_entries=16, show_spinner="Loading the model…")
+def cached_model(run_id: str, device: str = "cpu"):
+    """The run's model in eval mode; shared read-only across sessions."""
+    return aecore.runs.load_model(run_id, device=device)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the images…")
+def cached_test_split(dataset: str) -> Split:
+    """The test images of a dataset; shared read-only across sessions."""
+    return load_dataset(DataConfig(name=dataset))[1]
+
+
+def load_model_or_stop(run: RunInfo):
+    """The run's model, or a plain error and the end of this script run."""
+    try:
+        return cached_model(run.id)
+    except RunError as err:
+        st.error(f"This run cannot be opened: {err}")
+        st.stop()
+
+
+def load_test_or_stop(dataset: str) -> Split:
+    """A dataset's test split, or a plain error saying how to get it and the end of this script run."""
+    try:
+        return cached_test_split(dataset)
+    except DatasetUnavailable as err:
+        st.error(f"The test images are not available: {err}")
+        st.stop()

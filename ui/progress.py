@@ -1,0 +1,131 @@
+"""How a training job looks: live progress while it trains, and what happened once it has finished.
+
+`show_job_progress(job_id, was_finished)` is the body of the Train page's polling fragment: a progress
+bar, speed and time left, Stop, the live loss chart and the strip of test images against their
+reconstructions after every epoch; then the final scores, or a plain word on what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+import aecore.jobs
+from aecore.runs import RunError, load_run
+from ui.charts import loss_figure
+from ui.images import labelled_rows
+from ui.widgets import format_duration, show_metrics
+
+STRIP_ROWS = 6  # reconstruction rows at most; the newest epoch is always the last
+
+
+def show_job_progress(job_id: str, was_finished: bool) -> None:
+    """One poll of the job: its state, then its curves and images so far."""
+    try:
+        p = aecore.jobs.progress(job_id)
+    except KeyError:
+        st.info("That training job is not running any more. Every model that finished is on the Runs page.")
+        return
+    if p.finished and not was_finished:
+        st.rerun()  # redraw the whole page once: the outcome, the sidebar, and no more polling
+    if p.state == "queued":
+        show_queued(p)
+    elif p.state == "running":
+        show_running(p)
+    else:
+        show_outcome(p)
+    show_curves(p)
+
+
+def progress_text(p: aecore.jobs.Progress) -> str:
+    """'Epoch 2/5 · batch 120/350', or what happens before the first batch."""
+    if not p.total_steps:
+        return "Loading the data and building the model…"
+    per_epoch = max(1, math.ceil(p.total_steps / max(1, p.total_epochs)))
+    batch = min(per_epoch, max(1, p.step - (p.epoch - 1) * per_epoch))
+    return f"Epoch {p.epoch}/{p.total_epochs} · batch {batch}/{per_epoch}"
+
+
+def show_queued(p: aecore.jobs.Progress) -> None:
+    ahead = "next in line" if p.queue_position == 1 else f"number {p.queue_position} in line"
+    st.info(f"Waiting to start: this model is {ahead}. Another model is training, and this one starts as soon "
+            "as a slot is free.", icon=":material/hourglass_top:")
+    if st.button("Stop", key="stop", icon=":material/stop_circle:", help="Take this model out of the queue."):
+        aecore.jobs.stop(p.job_id)
+        st.rerun()
+
+
+def show_running(p: aecore.jobs.Progress) -> None:
+    st.progress(p.fraction, text=progress_text(p))
+    loss, speed, left, elapsed = st.columns(4)
+    loss.metric("Loss", f"{p.loss:.4f}" if p.loss is not None else "—",
+                help="The training loss of the latest batch: how far the reconstructions are from the images.")
+    speed.metric("Images / s", f"{p.images_per_sec:,.0f}" if p.images_per_sec else "—",
+                 help="How many images the model learns from each second.")
+    left.metric("Time left", format_duration(p.eta_seconds) if p.step else "—")
+    elapsed.metric("Elapsed", format_duration(p.elapsed))
+    keep_col, stop_col = st.columns([3, 1], vertical_alignment="center")
+    keep = keep_col.checkbox("Keep the partial model", key="keep_partial",
+                             help="When you stop, save what the model has learned so far as a run marked 'stopped'.")
+    if stop_col.button("Stop", key="stop", icon=":material/stop_circle:", width="stretch",
+                       help="Stop training after the current batch."):
+        aecore.jobs.stop(p.job_id, keep=keep)
+        st.toast("Stopping after the current batch…", icon=":material/stop_circle:")
+
+
+def run_name(run_id: str | None) -> str | None:
+    try:
+        return load_run(run_id).name if run_id else None
+    except RunError:
+        return None  # deleted meanwhile
+
+
+def show_outcome(p: aecore.jobs.Progress) -> None:
+    name = run_name(p.run_id)
+    if p.state == "done":
+        saved = f" Saved as **{name}**." if name else ""
+        st.success(f"Finished in {format_duration(p.elapsed)}.{saved}", icon=":material/check_circle:")
+        if p.message:
+            st.caption(f"Stopped early: {p.message}.")
+        show_metrics(p.metrics)
+    elif p.state == "stopped":
+        if name:
+            st.warning(f"Stopped. The partial model was saved as **{name}**, marked as stopped.",
+                       icon=":material/stop_circle:")
+            show_metrics(p.metrics)
+        else:
+            st.info("Stopped, and nothing was saved. To keep what a model has learned so far, tick "
+                    "“Keep the partial model” before you click Stop.", icon=":material/stop_circle:")
+    elif p.state == "diverged":
+        lr = p.config.get("train", {}).get("lr", 1e-3)
+        st.error(f"Training went off the rails: the loss grew too large to compute, so nothing was saved. "
+                 f"Lower the learning rate (try {lr / 3:.2g}) and click Train again.", icon=":material/error:")
+        st.caption(f"Details: {p.message}")
+    else:
+        st.error("Training stopped with an error, and nothing was saved. Check the settings, or choose a bundled "
+                 "sample dataset, and click Train again.", icon=":material/error:")
+        st.caption(f"Details: {p.message}")
+    if p.run_id:
+        st.page_link("pages/runs.py", label="See it with your other runs", icon=":material/inventory_2:")
+
+
+def show_curves(p: aecore.jobs.Progress) -> None:
+    """The loss chart and the strip of originals over reconstructions, epoch by epoch."""
+    if p.curve or p.epochs:
+        st.plotly_chart(loss_figure(p.curve, p.epochs, p.total_steps, p.total_epochs), key="loss_chart",
+                        config={"displayModeBar": False}, alt="Training and validation loss falling over the epochs")
+    if p.originals is not None and p.recons:
+        st.image(strip_image(p.originals, p.recons), width="stretch",
+                 alt="Test images in the top row, and the model's reconstructions of them after each epoch below")
+        st.caption("Top row: test images the model never trains on. Below: how the model redrew them after each "
+                   "epoch (the untrained model first, the newest at the bottom).")
+
+
+def strip_image(originals: np.ndarray, recons: tuple[tuple[int, np.ndarray], ...], max_rows: int = STRIP_ROWS):
+    """Originals above at most `max_rows` reconstruction rows, spread over the epochs so far."""
+    keep = np.unique(np.linspace(0, len(recons) - 1, min(max_rows, len(recons))).round().astype(int))
+    shown = [recons[i] for i in keep]
+    labels = ["Original", *("Untrained" if epoch == 0 else f"Epoch {epoch}" for epoch, _ in shown)]
+    return labelled_rows([originals, *(images for _, images in shown)], labels, scale=2, label_width=110)

@@ -1,0 +1,64 @@
+"""Saved runs in words people read: the runs table, a one-line settings summary, and zip import with its outcome.
+
+`runs_table(runs, timezone)` is the Runs page's table; `import_zip(data)` adds an exported run and turns a
+refusal into a message instead of an exception. Nothing here draws; pages do.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+import aecore.runs
+from aecore.runs import RunError, RunInfo
+from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
+
+
+def local_times(runs: list[RunInfo], timezone: str | None) -> pd.DatetimeIndex:
+    """When each run was saved, in `timezone` where pandas knows it (else UTC), without the zone."""
+    created = pd.to_datetime([r.created for r in runs], utc=True)
+    try:
+        created = created.tz_convert(timezone or "UTC")
+    except (KeyError, ValueError):  # a timezone name pandas does not know
+        pass
+    return created.tz_localize(None)
+
+
+def runs_table(runs: list[RunInfo], timezone: str | None = None) -> pd.DataFrame:
+    """One row per run: name, model, data, code size, epochs, test scores, time, date and status."""
+    return pd.DataFrame({
+        "Name": [r.name for r in runs],
+        "Model": [model_label(r.model_kind) for r in runs],
+        "Dataset": [dataset_label(r.dataset) for r in runs],
+        "Code size": [r.latent_dim for r in runs],
+        "Epochs": [r.epochs_run for r in runs],
+        "MSE": [r.metrics.get("mse") for r in runs],
+        "SSIM": [r.metrics.get("ssim") for r in runs],
+        "Time": [format_duration(r.seconds) for r in runs],
+        "Date": local_times(runs, timezone),
+        "Status": [STATUS_LABELS.get(r.status, r.status) for r in runs],
+    })
+
+
+def settings_text(run: RunInfo) -> str:
+    """The run's settings in one line, e.g. 'Convolutional · code size 32 · MNIST sample · 10 of 10 epochs · ...'."""
+    t = run.config.train
+    noise = "no noise" if t.noise == "none" else f"{NOISE_LABELS[t.noise].split(' (')[0].lower()} noise {t.noise_level:g}"
+    return (f"{model_label(run.model_kind)} · code size {run.latent_dim} · {dataset_label(run.dataset)} · "
+            f"{run.epochs_run} of {t.epochs} epochs · batch {t.batch_size} · learning rate {t.lr:g} · {noise} · "
+            f"trained in {format_duration(run.seconds)}")
+
+
+def import_zip(data: bytes) -> tuple[str, str, str | None]:
+    """Add a run from an exported zip: ("success" | "error", message, the new run's id or None)."""
+    try:
+        info = aecore.runs.import_run(data)
+    except RunError as err:
+        return "error", f"That file could not be added: {err}", None
+    return "success", f"Added “{info.name}”.", info.id
+
+
+def file_name(name: str) -> str:
+    """A safe download file name for a run, e.g. 'mlp_ae-fashion-mnist-sample-z32.zip'."""
+    return (re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "run") + ".zip"

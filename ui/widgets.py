@@ -1,0 +1,83 @@
+"""Words and small renderers every page shares: plain names for models, data and noise, metrics, durations.
+
+`show_metrics(metrics)` draws a run's test scores as a row of `st.metric`; the label tables turn
+aecore's registry keys into the names people see.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+MODEL_LABELS = {
+    "mlp_ae": "Fully connected",
+    "deep_mlp_ae": "Deep fully connected",
+    "conv_ae": "Convolutional",
+    "vae": "Variational (VAE)",
+    "conv_vae": "Convolutional VAE",
+}
+MODEL_BLURBS = {
+    "mlp_ae": "Every pixel connects to every unit: the classic tutorial autoencoder.",
+    "deep_mlp_ae": "More layers and a bottleneck that can take any sign: codes spread out well in plots.",
+    "conv_ae": "Looks at small patches like an eye does: sharper edges for the same code size.",
+    "vae": "Learns a smooth map of codes you can sample new images from.",
+    "conv_vae": "A variational autoencoder built from convolutions: smooth codes and sharper images.",
+}
+DATASET_LABELS = {
+    "fashion-mnist-sample": "FashionMNIST sample",
+    "mnist-sample": "MNIST sample",
+    "digits": "Digits (8×8, enlarged)",
+    "fashion-mnist": "FashionMNIST, full",
+    "mnist": "MNIST, full",
+}
+NOISE_LABELS = {
+    "none": "None",
+    "gaussian": "Gaussian (fine grain)",
+    "salt_pepper": "Salt and pepper (white and black dots)",
+    "mask": "Missing pixels (set to black)",
+}
+STATUS_LABELS = {
+    "done": "done",
+    "early_stopped": "done (stopped early)",
+    "stopped": "⚠ stopped (partial)",
+    "diverged": "⚠ diverged",
+}
+# key: (label, format, help); the scores shown for a run, where it has them
+METRICS = {
+    "mse": ("MSE", "{:.4f}",
+            "Mean squared error per pixel between test images and their reconstructions. Lower is better."),
+    "ssim": ("SSIM", "{:.3f}",
+             "Structural similarity: how alike the shapes and textures look, from 0 to 1. Higher is better."),
+    "psnr": ("PSNR (dB)", "{:.1f}",
+             "Peak signal-to-noise ratio in decibels. Higher is better; above 20 dB looks close."),
+}
+
+
+def model_label(kind: str) -> str:
+    return MODEL_LABELS.get(kind, kind)
+
+
+def dataset_label(name: str) -> str:
+    return DATASET_LABELS.get(name, name)
+
+
+def format_duration(seconds: float | None) -> str:
+    """'45 s', '3 min 05 s' or '1 h 02 min'; an em dash when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def show_metrics(metrics: dict[str, float]) -> None:
+    """The run's test scores as a row of metrics, best-known first."""
+    shown = [k for k in METRICS if k in metrics]
+    if not shown:
+        st.caption("No test scores were recorded for this run.")
+        return
+    for col, key in zip(st.columns(len(shown)), shown):
+        label, fmt, help_text = METRICS[key]
+        col.metric(label, fmt.format(metrics[key]), help=help_text, border=True)
