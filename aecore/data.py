@@ -8,6 +8,7 @@ digits work offline; the full FashionMNIST and MNIST come through `torchvision.d
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -81,6 +82,15 @@ def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split
     if cfg.limit_test:
         test = test.take(slice(0, cfg.limit_test))
     return train, test
+
+
+def prefetch(cfg: DataConfig, root: str | Path | None = None) -> threading.Thread | None:
+    """Load a dataset into the in-process cache on a background thread, so that training starts at once."""
+    if not is_available(cfg.name, root):
+        return None
+    thread = threading.Thread(target=load_dataset, args=(cfg, root), name="aecore-prefetch", daemon=True)
+    thread.start()
+    return thread
 
 
 def is_available(name: str, root: str | Path | None = None) -> bool:

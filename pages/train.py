@@ -13,7 +13,7 @@ import streamlit as st
 
 import aecore.jobs
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig
-from aecore.data import is_available
+from aecore.data import is_available, prefetch
 from aecore.download import download_status, start_download
 from aecore.models import default_config
 from aecore.presets import PRESETS
@@ -80,6 +80,8 @@ def train_controls() -> RunConfig | None:
     dataset = st.selectbox("Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
                            help="The images the model learns to redraw; the samples ship with the app.")
     ready = show_dataset_status(dataset)
+    if ready:
+        prefetch(DataConfig(name=dataset))  # the first Train click then skips loading the images
     model = st.selectbox("Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
                          **keep, help="The network's shape; picking one also sets a code size that suits it.")
     st.caption(MODEL_BLURBS.get(model, ""))

@@ -76,3 +76,14 @@ def test_limits_and_validation_split_are_seeded_and_disjoint():
 def test_split_rejects_float_images():
     with pytest.raises(ValueError, match="uint8"):
         Split(torch.rand(2, 1, 28, 28), torch.zeros(2, dtype=torch.long), ("a",))
+
+
+def test_prefetch_fills_the_cache_in_the_background(tmp_path):
+    from aecore.data import _load, prefetch
+
+    cfg = DataConfig(name="mnist-sample")
+    prefetch(cfg).join(30)
+    hits = _load.cache_info().hits
+    load_dataset(cfg)
+    assert _load.cache_info().hits == hits + 1
+    assert prefetch(DataConfig(name="mnist"), root=tmp_path) is None  # absent: nothing to load
