@@ -15,6 +15,12 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/inventory_2:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+    st.Page("pages/denoise.py", title="Denoise", icon=":material/blur_off:"),
+    st.Page("pages/anomalies.py", title="Anomalies", icon=":material/troubleshoot:"),
+    st.Page("pages/your_image.py", title="Your image", icon=":material/add_photo_alternate:"),
 ]
 
 page = st.navigation(PAGES)

@@ -3,19 +3,30 @@
 Train on one class only (`one_class_split`), score every test image by its reconstruction MSE
 (`reconstruction_errors`), and see how well that error separates the other classes (`roc`), as in
 the one-class set-up of Ruff et al. 2018 (Deep SVDD, ICML) with the autoencoder baseline they compare to.
+`one_class_demo` does all of that in one call, and `error_report` shows where a saved model does worst.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from .data import Split
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data import Split, load_dataset
+from .device import pick_device, set_threads
 from .metrics import evaluate_per_image
+from .models import build_model
+from .one_image import gray_uint8
+from .train import TrainEvent, fit, reconstruct
+
+# Small and quick: on the FashionMNIST sample, 10 epochs on one class take a second or two on a laptop CPU
+# and give a ROC AUC of 0.85-0.99 depending on the class.
+ONE_CLASS_MODEL = ModelConfig("mlp_ae", latent_dim=32, hidden=(256,))
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,3 +88,91 @@ def one_class_split(train: Split, normal_class: int) -> Split:
     if len(keep) == 0:
         raise ValueError(f"the split has no images of class {train.classes[normal_class]!r}")
     return train.take(keep)
+
+
+@dataclass(frozen=True, eq=False)
+class OneClassResult:
+    """Every test image scored by a model that trained on one class only."""
+
+    dataset: str
+    normal_class: int
+    classes: tuple[str, ...]
+    scores: np.ndarray  # (N,) float32 reconstruction MSE of each test image: the anomaly score
+    labels: np.ndarray  # (N,) int64 class of each test image
+    is_anomaly: np.ndarray  # (N,) bool: any class but the normal one
+    roc: Roc
+    per_class_errors: dict[str, np.ndarray]  # scores grouped by class name, in class order
+    train_images: int  # how many images of the normal class it trained on
+    seconds: float  # training and scoring
+
+    @property
+    def normal_name(self) -> str:
+        return self.classes[self.normal_class]
+
+    def caught(self, false_alarms: float = 0.05) -> float:
+        """Share of anomalies above the threshold that flags this share of the normal test images."""
+        threshold = np.quantile(self.scores[~self.is_anomaly], 1.0 - false_alarms)
+        return float(np.mean(self.scores[self.is_anomaly] > threshold))
+
+
+def one_class_demo(
+    normal_class: int, dataset: str = "fashion-mnist-sample", epochs: int = 10, seed: int = 0,
+    device: torch.device | str | None = None, on_progress: Callable[[float, str], None] = lambda f, m: None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> OneClassResult:
+    """Train a small autoencoder on one class of the dataset, then score its whole test split.
+
+    `on_progress(fraction, message)` hears every training step; `should_stop()` is asked once per batch.
+    Raises RuntimeError when training stops or diverges instead of finishing.
+    """
+    start = time.perf_counter()
+    set_threads()
+    device = torch.device(device) if device is not None else pick_device()
+    on_progress(0.0, "Loading the images")
+    train, test = load_dataset(DataConfig(name=dataset))
+    normal = one_class_split(train, normal_class)
+    name = train.classes[normal_class]
+    torch.manual_seed(seed)  # weights initialise the same way for the same seed
+    model = build_model(ONE_CLASS_MODEL, normal.shape)
+    cfg = TrainConfig(epochs=epochs, batch_size=64, patience=0, seed=seed)
+
+    def on_step(e: TrainEvent) -> None:
+        if not e.epoch_end:
+            on_progress(0.9 * e.step / e.total_steps, f"Training on {len(normal):,} images of {name}: "
+                                                       f"epoch {e.epoch} of {epochs}")
+
+    history = fit(model, normal, None, cfg, device, on_step, should_stop)
+    on_progress(0.9, f"Scoring all {len(test):,} test images")
+    if not history.ok:
+        raise RuntimeError(f"training did not finish ({history.status}: {history.message})")
+    scores = reconstruction_errors(model, test, device)
+    labels = test.y.numpy()
+    is_anomaly = labels != normal_class
+    return OneClassResult(dataset, normal_class, test.classes, scores, labels, is_anomaly, roc(scores, is_anomaly),
+                          errors_by_class(scores, labels, test.classes), len(normal), time.perf_counter() - start)
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorReport:
+    """A model's reconstruction error on every image of a split, and the images it does worst on."""
+
+    errors: np.ndarray  # (N,) float32 reconstruction MSE, split order
+    labels: np.ndarray  # (N,) int64
+    classes: tuple[str, ...]
+    worst: np.ndarray  # (k,) indices into the split, largest error first
+    worst_images: np.ndarray  # (k, H, W) uint8, channels averaged
+    worst_recons: np.ndarray  # (k, H, W) uint8, the model's reconstructions of them
+
+    def by_class(self) -> dict[str, np.ndarray]:
+        return errors_by_class(self.errors, self.labels, self.classes)
+
+
+def error_report(model: nn.Module, split: Split, k: int = 12, device: torch.device | str = "cpu") -> ErrorReport:
+    """Per-image errors over the split, and the k worst-reconstructed images beside their reconstructions."""
+    if len(split) == 0:
+        raise ValueError("cannot score an empty split")
+    errors = reconstruction_errors(model, split, device)
+    idx = worst(errors, k)
+    x = split.x[torch.from_numpy(idx)]
+    x_hat = reconstruct(model, x, device)
+    return ErrorReport(errors, split.y.numpy(), split.classes, idx, gray_uint8(x.float() / 255), gray_uint8(x_hat))

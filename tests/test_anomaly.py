@@ -1,4 +1,4 @@
-"""Anomaly detection: ROC on constructed scores, per-class errors, and a real one-class FashionMNIST demo."""
+"""Anomaly detection: ROC on constructed scores, per-class errors, a real one-class FashionMNIST demo, worst images."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from aecore.anomaly import errors_by_class, one_class_split, reconstruction_errors, roc, worst
+import aecore.tasks
+from aecore.anomaly import (error_report, errors_by_class, one_class_demo, one_class_split, reconstruction_errors, roc,
+                            worst)
 from aecore.config import DataConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.metrics import evaluate_per_image
@@ -73,3 +75,40 @@ def test_one_class_autoencoder_flags_the_other_classes():
     assert r.auc > 0.6
     by_class = errors_by_class(errors, test.y.numpy(), test.classes)
     assert min(by_class, key=lambda name: by_class[name].mean()) == test.classes[normal]
+
+
+def test_one_class_demo_trains_on_one_class_and_flags_the_others():
+    reports = []
+    r = one_class_demo(7, epochs=3, on_progress=lambda f, m: reports.append((f, m)), device="cpu")
+    assert r.normal_name == "Sneaker" and r.train_images == 1000 and r.scores.shape == (2000,)
+    np.testing.assert_array_equal(r.is_anomaly, r.labels != 7)
+    assert r.roc.auc > 0.6 and 0.0 < r.caught(0.05) <= r.caught(0.2) <= 1.0
+    assert list(r.per_class_errors) == list(r.classes) and r.per_class_errors["Sneaker"].shape == (200,)
+    fractions = [f for f, _ in reports]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 0.9 and "Sneaker" in reports[1][1]
+
+
+def test_one_class_demo_runs_as_a_background_task():
+    tasks = aecore.tasks.TaskRegistry()
+    task_id = tasks.submit(one_class_demo, 1, "fashion-mnist-sample", 1, 0, device="cpu")
+    status = tasks.wait(task_id, timeout=120)
+    assert status.state == "done", status.error
+    assert status.result.normal_name == "Trouser" and status.result.roc.auc > 0.6
+
+
+def test_one_class_demo_stopped_early_is_not_a_result():
+    with pytest.raises(RuntimeError, match="did not finish"):
+        one_class_demo(0, epochs=1, should_stop=lambda: True, device="cpu")
+    tasks = aecore.tasks.TaskRegistry()
+    failed = tasks.wait(tasks.submit(one_class_demo, 99), timeout=60)
+    assert failed.state == "failed" and "normal_class must be between 0 and 9" in failed.error
+
+
+def test_error_report_lists_the_worst_images_with_their_reconstructions(tiny_split):
+    torch.manual_seed(0)
+    model = build_model(default_config("mlp_ae"), tiny_split.shape)
+    report = error_report(model, tiny_split, k=5)
+    assert report.errors.shape == (64,) and report.worst.tolist() == worst(report.errors, 5).tolist()
+    assert report.worst_images.shape == report.worst_recons.shape == (5, 28, 28)
+    np.testing.assert_array_equal(report.worst_images, tiny_split.x[report.worst, 0].numpy())
+    assert list(report.by_class()) == list(tiny_split.classes)

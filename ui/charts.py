@@ -138,23 +138,28 @@ def class_bars_figure(values: dict[str, dict[str, float]], value_name: str = "SS
     return fig
 
 
-def loss_curves_figure(curves: dict[str, Sequence[dict[str, float]]], height: int = 380) -> go.Figure:
-    """Per-epoch validation loss (solid) and training loss (dashed) of each run (`curves[run name]`), log scale."""
+def loss_curves_figure(curves: dict[str, Sequence[dict[str, float]]], measure: str = "loss",
+                       height: int = 380) -> go.Figure:
+    """Per-epoch validation (solid) and training (dashed) `measure` ("loss" or "mse") of each run, log scale.
+
+    `curves[run name]` are the run's per-epoch history rows, which hold `val_<measure>` and `train_<measure>`.
+    """
+    title = "MSE" if measure == "mse" else "loss"
     fig = go.Figure()
     for i, (run, epochs) in enumerate(curves.items()):
-        for key, what, dash in (("val_loss", "validation", "solid"), ("train_loss", "training", "dash")):
+        for key, what, dash in ((f"val_{measure}", "validation", "solid"), (f"train_{measure}", "training", "dash")):
             points = [(row["epoch"], row[key]) for row in epochs if key in row]
             if not points:
                 continue
             x, y = zip(*points)
             fig.add_trace(go.Scatter(x=x, y=y, name=f"{run} · {what}", legendgroup=run, mode="lines+markers",
                                      line=dict(color=run_colour(i), width=2.5, dash=dash), marker=dict(size=6),
-                                     hovertemplate=f"epoch %{{x:.0f}}<br>{what} loss %{{y:.4f}}<extra>{run}</extra>"))
+                                     hovertemplate=f"epoch %{{x:.0f}}<br>{what} {title} %{{y:.4f}}<extra>{run}</extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, hovermode="closest",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
     last = max((int(row["epoch"]) for epochs in curves.values() for row in epochs), default=1)
     fig.update_xaxes(title_text="Epoch", range=[0.8, last + 0.2], dtick=_epoch_tick(last))
-    fig.update_yaxes(title_text="Loss (log scale)", type="log", tickformat=".3~g")
+    fig.update_yaxes(title_text=f"{'MSE' if measure == 'mse' else 'Loss'} (log scale)", type="log", tickformat=".3~g")
     return fig
 
 
@@ -203,7 +208,9 @@ def class_errors_figure(groups: dict[str, np.ndarray], highlight: str | None = N
                              boxpoints="outliers", marker=dict(size=3, opacity=0.5),
                              hovertemplate=f"{name}<br>error %{{y:.4f}}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=FONT, showlegend=False)
-    fig.update_xaxes(title_text=None, tickangle=-30 if len(groups) > 6 else 0)
+    long_names = sum(len(name) for name in groups) > 50
+    # category, or class names such as "0".."9" would be read as numbers and half their labels dropped
+    fig.update_xaxes(title_text=None, type="category", tickangle=-30 if long_names else 0)
     everything = np.concatenate([np.asarray(v, np.float64) for v in groups.values()]) if groups else np.ones(1)
     fig.update_yaxes(title_text="Reconstruction error (MSE, log scale)", type="log", tickvals=log_ticks(everything))
     return fig
@@ -242,7 +249,8 @@ def error_histogram_figure(normal: np.ndarray, anomalous: np.ndarray, normal_nam
     lo, hi = np.log10(max(both.min(), 1e-6)), np.log10(max(both.max(), 1e-6))
     edges = np.logspace(lo, hi + 1e-9, 31)  # log-spaced bins: errors span orders of magnitude
     fig = go.Figure()
-    for values, name, colour in ((normal, f"{normal_name} (normal)", PRIMARY), (anomalous, "Every other class", ACCENT)):
+    groups = ((normal, f"{normal_name} (normal)", PRIMARY), (anomalous, "Every other class", ACCENT))
+    for values, name, colour in groups:
         counts, _ = np.histogram(values, bins=edges)
         share = counts / max(len(values), 1)
         # a filled step line, since bars have no true width on a log axis
@@ -254,3 +262,19 @@ def error_histogram_figure(normal: np.ndarray, anomalous: np.ndarray, normal_nam
     fig.update_xaxes(title_text="Reconstruction error (MSE, log scale)", type="log", tickvals=log_ticks(both))
     fig.update_yaxes(title_text="Share of images", tickformat=".0%")
     return fig
+
+
+def selected_image(point: dict) -> int | None:
+    """The image number a point of `latent_figure` carries, from a Streamlit selection, or None if it has none.
+
+    SVG traces send the point's custom data as a list, WebGL traces as {"0": value}.
+    """
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = data.get("0")
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    try:
+        return int(data) if data is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,70 @@
+"""Reference scores to read a run's numbers against: `load_reference(dataset) -> dict | None`.
+
+`benchmarks/bench_quality.py --out aecore/reference/<dataset>.json` trains every preset on a full dataset
+and records test MSE, SSIM and PSNR, beside two yardsticks measured in the same run: PCA with each
+preset's code size (the best any linear autoencoder can do) and the mean training image (what a model
+that learned nothing scores). A bundled sample reads its full dataset's file: the images are the same
+kind, only fewer. Files are only read, never written here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+SAMPLE_SUFFIX = "-sample"
+PRESET_NUMBERS = ("latent_dim", "epochs", "seconds", "mse", "ssim", "psnr", "pca_mse", "pca_ssim")
+
+
+def reference_path(dataset: str, root: str | Path | None = None) -> Path | None:
+    """The reference file for a dataset (its own, else its full dataset's for a sample), or None if there is none."""
+    base = Path(root) if root is not None else REFERENCE_DIR
+    for name in dict.fromkeys((dataset, dataset.removesuffix(SAMPLE_SUFFIX))):
+        path = base / f"{name}.json"
+        if path.is_file():
+            return path
+    return None
+
+
+def load_reference(dataset: str, root: str | Path | None = None) -> dict[str, Any] | None:
+    """The benchmark's reference values for a dataset, or None when none were measured.
+
+    ValueError names the file and says how to write it again when it is not what the benchmark writes.
+    """
+    path = reference_path(dataset, root)
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        _check(doc)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path} is not a reference file ({type(err).__name__}: {err}); write it again with "
+                         f"python benchmarks/bench_quality.py --out {path.name}") from err
+    return doc
+
+
+def _check(doc: Any) -> None:
+    if not isinstance(doc, dict):
+        raise TypeError(f"expected a JSON object, got {type(doc).__name__}")
+    for key in ("dataset", "train_images", "test_images", "mean_image", "presets"):
+        if key not in doc:
+            raise KeyError(key)
+    for key in ("mse", "ssim"):
+        _number(doc["mean_image"][key])
+    if not isinstance(doc["presets"], list):
+        raise TypeError("presets must be a list")
+    for row in doc["presets"]:
+        if not isinstance(row.get("preset"), str) or not isinstance(row.get("model"), str):
+            raise TypeError(f"a preset row needs 'preset' and 'model' names, got {row!r}")
+        for key in PRESET_NUMBERS:
+            _number(row[key])
+
+
+def _number(v: Any) -> float:
+    """A JSON number; NaN is allowed (the benchmark writes it for a missing score), booleans are not."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isinf(v):
+        raise TypeError(f"expected a finite number, got {v!r}")
+    return float(v)

@@ -1,0 +1,174 @@
+"""Anomalies: an autoencoder redraws best what it has seen, so a large reconstruction error marks the odd one out.
+
+First, any saved model's error on every test image, class by class, and the images it redraws worst.
+Then a one-class demo: a small model trains on one class only, in a background task that this page polls
+(never inside the script run), and the whole test split is scored by its error, with a ROC curve. A
+finished demo is kept per dataset and class, so coming back shows it at once.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import aecore.tasks
+from aecore.anomaly import ErrorReport, OneClassResult, error_report, one_class_demo
+from aecore.runs import RunInfo
+from ui.charts import class_errors_figure, error_histogram_figure, roc_figure
+from ui.images import enlarge, stack_pairs
+from ui.loaders import cached_model, cached_test_split, finished_runs, load_model_or_stop, load_test_or_stop, \
+    run_picker, show_no_runs
+from ui.shell import require_shell
+from ui.widgets import dataset_label
+
+require_shell()
+
+WORST = 16
+WORST_PER_ROW = 8
+DEMO_DATASETS = ("fashion-mnist-sample", "mnist-sample", "digits")
+DEMO_EPOCHS = 10
+DEMO_SEED = 0
+POLL_SECONDS = 0.5
+NO_BAR = {"displayModeBar": False}
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring every test image…")
+def scored(run_id: str, dataset: str) -> ErrorReport:
+    return error_report(cached_model(run_id), cached_test_split(dataset), k=WORST)
+
+
+def show_model_errors(runs: list[RunInfo]) -> None:
+    st.subheader("Where a model struggles")
+    run = run_picker("Model", key="anomalies_run", runs=runs, help="Any saved model; its own test images are scored.")
+    load_model_or_stop(run)
+    load_test_or_stop(run.dataset)
+    report = scored(run.id, run.dataset)
+    st.plotly_chart(class_errors_figure(report.by_class()), key="anomalies_classes", config=NO_BAR,
+                    alt="Box plots of reconstruction error for each class of test images")
+    st.caption(f"Each box spans the middle half of one class's errors over {len(report.errors):,} test images, the "
+               "line inside is the typical error and dots are outliers. Classes with high boxes are the ones this "
+               "model finds hardest to redraw.")
+    st.markdown(f"**The {len(report.worst)} test images it redraws worst**")
+    pairs = stack_pairs(report.worst_images, report.worst_recons)
+    for start in range(0, len(report.worst), WORST_PER_ROW):
+        for column, pair, i in zip(st.columns(WORST_PER_ROW), pairs[start:], report.worst[start:start + WORST_PER_ROW]):
+            name = report.classes[report.labels[i]]
+            column.image(enlarge(pair, 4), caption=f"{name} · {report.errors[i]:.3f}", width="stretch",
+                         alt=f"A {name} test image above the model's attempt to redraw it")
+    st.caption("Top: the test image; below it: the model's attempt. The number is its reconstruction error (MSE). "
+               "Unusual shapes, busy patterns and fine detail usually end up here.")
+
+
+def one_class_controls() -> tuple[str, int, tuple[str, ...]]:
+    """The dataset and the one class the detector learns; returns them and the dataset's class names."""
+    data_col, class_col = st.columns(2)
+    dataset = data_col.selectbox("Dataset", DEMO_DATASETS, key="anomalies_dataset", format_func=dataset_label,
+                                 help="The images to learn from; these ship with the app.")
+    classes = load_test_or_stop(dataset).classes
+    normal = class_col.selectbox("The one normal class", range(len(classes)), key="anomalies_class",
+                                 format_func=lambda i: classes[i],
+                                 help="The only kind of image the detector sees while it learns.")
+    return dataset, int(normal), classes
+
+
+def demo_status(key: tuple) -> aecore.tasks.TaskStatus | None:
+    """This demo's task: running or done in this app, or else the last one this tab started (to show a failure)."""
+    task_id = aecore.tasks.find(key)
+    mine = st.session_state.get("anomalies_task")
+    if task_id is None and mine and tuple(mine[0]) == key:
+        task_id = mine[1]
+    try:
+        return aecore.tasks.status(task_id) if task_id else None
+    except KeyError:  # forgotten by the task registry
+        return None
+
+
+def start_demo(dataset: str, normal: int, key: tuple) -> None:
+    task_id = aecore.tasks.submit(one_class_demo, normal, dataset, DEMO_EPOCHS, DEMO_SEED, key=key)
+    st.session_state.anomalies_task = (key, task_id)
+
+
+def show_one_class(dataset: str, normal: int, classes: tuple[str, ...]) -> None:
+    key = ("one-class", dataset, normal, DEMO_EPOCHS, DEMO_SEED)
+    status = demo_status(key)
+    st.button(f"Train on “{classes[normal]}” only", key="anomalies_train", type="primary",
+              icon=":material/play_arrow:",
+              disabled=status is not None and status.state in ("queued", "running", "done"), on_click=start_demo,
+              args=(dataset, normal, key),
+              help=f"Train a small autoencoder for {DEMO_EPOCHS} epochs on this class alone (a few seconds), then "
+                   "score every test image. A finished demo is kept, so it shows at once next time.")
+    if status is None:
+        st.caption("Nothing trained for this class yet: click the button above.")
+    elif not status.finished:
+        st.fragment(show_demo_progress, run_every=POLL_SECONDS)(status.task_id)
+    elif status.state == "done":
+        show_demo_result(status.result)
+    elif status.state == "failed":
+        st.error("Training the detector failed, so there is nothing to show. Click the button to try again, or "
+                 "pick another class or dataset.", icon=":material/error:")
+        st.caption(f"Details: {status.error}")
+    else:
+        st.info("That training was stopped. Click the button to train it again.", icon=":material/stop_circle:")
+
+
+def show_demo_progress(task_id: str) -> None:
+    """One poll of the background training; redraws the page once it has finished."""
+    try:
+        s = aecore.tasks.status(task_id)
+    except KeyError:
+        st.rerun()
+    if s.finished:
+        st.rerun()
+    st.progress(s.fraction, text=s.message or "Starting…")
+    st.button("Stop", key="anomalies_stop", icon=":material/stop_circle:", on_click=aecore.tasks.cancel,
+              args=(task_id,), help="Stop training; nothing is kept.")
+
+
+def show_demo_result(result: OneClassResult) -> None:
+    name = result.normal_name
+    others = result.scores[result.is_anomaly]
+    normal = result.scores[~result.is_anomaly]
+    caught = result.caught(false_alarms=0.05)
+    auc_col, caught_col, seen_col = st.columns(3)
+    auc_col.metric("Area under the ROC curve", f"{result.roc.auc:.2f}", border=True,
+                   help="How well the error ranks odd images above normal ones: 0.5 is guessing, 1.0 is perfect.")
+    caught_col.metric("Odd ones caught", f"{caught:.0%}", border=True,
+                      help=f"Share of other-class images whose error is above 95% of the {name} images' errors: "
+                           "what a threshold that wrongly flags 1 normal image in 20 would catch.")
+    seen_col.metric("Trained on", f"{result.train_images:,} images", border=True,
+                    help=f"Every training image of the class {name}, and nothing else.")
+    st.markdown(f"The model only ever saw **{name}** images. It learned to redraw those well, and nothing else, "
+                "so every other kind of image comes out badly redrawn: a large error, which makes it stand out. "
+                "No one told the model what an odd one looks like.")
+    roc_col, hist_col = st.columns(2, gap="large")
+    with roc_col:
+        st.plotly_chart(roc_figure(result.roc.fpr, result.roc.tpr, result.roc.auc), key="anomalies_roc",
+                        config=NO_BAR, alt=f"ROC curve of flagging images by error, area {result.roc.auc:.2f}")
+        st.caption("Raise the error threshold and fewer images are flagged: the curve shows, for every threshold, "
+                   f"the share of {name} images wrongly flagged against the share of odd ones caught. The closer it "
+                   "hugs the top-left corner, the better.")
+    with hist_col:
+        st.plotly_chart(error_histogram_figure(normal, others, name), key="anomalies_histogram", config=NO_BAR,
+                        alt=f"Histograms of reconstruction error: {name} images against every other class")
+        st.caption(f"The errors of {name} test images (which the model never trained on, but whose kind it knows) "
+                   "against those of every other class. Where the two humps overlap, error alone cannot tell them "
+                   "apart.")
+    st.plotly_chart(class_errors_figure(result.per_class_errors, highlight=name), key="anomalies_one_class_classes",
+                    config=NO_BAR, alt=f"Box plots of each class's error under the model trained on {name} only")
+    st.caption(f"Each class's errors under this model; {name}, in orange, should sit lowest. Classes that look like "
+               f"{name} sit low too: they are the hardest odd ones to catch.")
+
+
+st.title("Anomalies")
+st.caption("An autoencoder redraws best the kind of image it learned from, so a large reconstruction error "
+           "points to something unusual: a hard case, a defect, or a kind of image it has never seen.")
+runs = finished_runs()
+if runs:
+    show_model_errors(runs)
+else:
+    show_no_runs("There is no trained model to score yet (the one-class demo below needs none).")
+st.divider()
+st.subheader("Spot the odd one out: train on one class only")
+st.markdown("Pick one kind of image. A small autoencoder trains on that class alone, then redraws every test "
+            "image of every class; its reconstruction error is the score that flags the odd ones out.")
+dataset, normal, classes = one_class_controls()
+show_one_class(dataset, normal, classes)

@@ -1,0 +1,155 @@
+"""Your image: upload a picture (or take one from the test set) and see how each chosen model redraws it.
+
+aecore.images turns the upload into what the models were trained on (28x28 grayscale, a light object on
+black, centred); each model then redraws it, with its error as a number and as a heatmap. A refused file
+gets a plain message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from aecore.images import UserImage
+from aecore.one_image import ImageReconstruction, pick_test_image, reconstruct_image
+from aecore.runs import RunInfo
+from ui.images import enlarge, heat_colours, heat_scale
+from ui.loaders import cached_model, finished_runs, load_model_or_stop, load_test_or_stop, runs_picker, show_no_runs
+from ui.shell import require_shell
+from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
+from ui.widgets import dataset_label, model_label
+
+require_shell()
+
+UPLOAD, TEST_SET = "upload", "test"
+SOURCES = {UPLOAD: "Upload a picture", TEST_SET: "Take one from the test set"}
+SAMPLE_DATASETS = ("fashion-mnist-sample", "mnist-sample")
+PER_ROW = 3
+SCALE = 5  # 28 pixels shown as 140
+ERROR_RANGE = 0.5  # differences this large or larger get the brightest colour, as on Compare
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the picture…")
+def prepared(data: bytes, fill: float) -> tuple[UserImage | None, str | None]:
+    return read_picture(data, fill)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def test_picture(dataset: str, label: int, nth: int) -> tuple[np.ndarray, str]:
+    return pick_test_image(dataset, label, nth)
+
+
+@st.cache_data(max_entries=128, show_spinner="Redrawing it…")
+def redrawn(run_id: str, image: np.ndarray) -> ImageReconstruction:
+    return reconstruct_image(cached_model(run_id), image)
+
+
+def picture_controls() -> tuple[str, bytes | None, tuple[str, int, int] | None]:
+    """Where the picture comes from: an upload's bytes, or a test image's (dataset, class, which one)."""
+    source = st.radio("Picture", list(SOURCES), key="your_image_source", format_func=SOURCES.get, horizontal=True,
+                      label_visibility="collapsed")
+    if source == UPLOAD:
+        upload = st.file_uploader(f"A picture of one object: PNG, JPEG, GIF, WebP or BMP, up to {MAX_MB} MB",
+                                  type=list(UPLOAD_TYPES), key="your_image_upload", max_upload_size=MAX_MB,
+                                  help="A photo or drawing of one thing on a plain background works best: a shoe, "
+                                       "a bag, a shirt, or a handwritten digit.")
+        return source, upload.getvalue() if upload is not None else None, None
+    data_col, button_col = st.columns([1, 3], vertical_alignment="bottom")
+    dataset = data_col.selectbox("Dataset", SAMPLE_DATASETS, key="your_image_dataset", format_func=dataset_label)
+    st.session_state.setdefault("your_image_nth", 0)
+    button_col.button("Another one", key="your_image_next", icon=":material/shuffle:",
+                      on_click=lambda: st.session_state.update(your_image_nth=st.session_state.your_image_nth + 1),
+                      help="The next test image of the same class.")
+    classes = load_test_or_stop(dataset).classes
+    label = st.pills("Class", range(len(classes)), key="your_image_class", format_func=lambda i: classes[i],
+                     default=0, required=True, help="A test image of this class; no model trained on it.")
+    return source, None, (dataset, int(label), int(st.session_state.your_image_nth))
+
+
+def show_preview(image: np.ndarray, user: UserImage | None) -> None:
+    picture, words = st.columns([1, 3], gap="large", vertical_alignment="center")
+    picture.image(enlarge(image, SCALE), alt="The picture as the models see it: 28 by 28 gray pixels")
+    if user is None:
+        words.markdown("A test image, exactly as the models get it: **28 × 28 gray pixels**.")
+        return
+    w, h = user.original_size
+    words.markdown(f"Your {user.format} picture ({w} × {h} pixels) as the models see it: turned gray, cropped "
+                   "around the object, centred and shrunk to **28 × 28 pixels**.")
+    if user.inverted:
+        words.caption("Inverted: light background detected. The training images show light objects on black, so "
+                      "light and dark were swapped to match.")
+
+
+def show_models(chosen: list[RunInfo], data: bytes | None, image: np.ndarray) -> None:
+    """Each model's redrawing side by side, PER_ROW to a row, with errors on one colour scale."""
+    results, notes = {}, {}
+    for run in chosen:
+        load_model_or_stop(run)
+        model_image, notes[run.id] = model_input(run, data, image)
+        try:
+            results[run.id] = redrawn(run.id, model_image)
+        except ValueError as err:
+            notes[run.id] = f" It cannot redraw this picture: {err}."
+    for start in range(0, len(chosen), PER_ROW):
+        for column, run in zip(st.columns(PER_ROW, gap="large"), chosen[start:start + PER_ROW]):
+            with column:
+                show_model(run, results.get(run.id), notes[run.id])
+    bar, words = st.columns([1, 3], vertical_alignment="center")
+    bar.image(heat_scale(), width="stretch")
+    words.caption(f"Error colours, the same for every model: black where the redrawing matches, bright yellow where "
+                  f"it is off by {ERROR_RANGE:g} of full brightness or more.")
+
+
+def show_model(run: RunInfo, rebuilt: ImageReconstruction | None, note: str) -> None:
+    st.markdown(f"**{run.name}**")
+    st.caption(f"{model_label(run.model_kind)}, trained on the {dataset_label(run.dataset)}.{note}")
+    if rebuilt is None:
+        return
+    tiles = [enlarge(np.round(rebuilt.image * 255).astype(np.uint8), 3),
+             enlarge(np.round(rebuilt.reconstruction * 255).astype(np.uint8), 3),
+             enlarge(heat_colours(rebuilt.difference, ERROR_RANGE), 3)]
+    st.image(tiles, caption=["Input", "Redrawn", "Error"], width=84,
+             alt=["The input image", "The model's redrawing of it", "Where the two differ: brighter is worse"])
+    mse_col, psnr_col = st.columns(2)
+    mse_col.metric("Error (MSE)", f"{rebuilt.mse:.4f}", border=True,
+                   help="Mean squared difference per pixel between the input and the redrawing. Lower is better.")
+    psnr_col.metric("PSNR", f"{rebuilt.psnr:.1f} dB", border=True,
+                    help="The same difference in decibels. Higher is better; above 20 dB looks close.")
+
+
+def model_input(run: RunInfo, data: bytes | None, image: np.ndarray) -> tuple[np.ndarray, str]:
+    """The image this model gets: uploads are framed like its training images (digits keep a margin)."""
+    if data is None or frame_fill(run.dataset) == 1.0:
+        return image, ""
+    user, _ = prepared(data, frame_fill(run.dataset))
+    return user.preview, " The picture was framed with a margin, as digits are."
+
+
+st.title("Your image")
+st.caption("Bring your own picture and see what your models make of it. Something like the images a model "
+           "learned from comes back close; anything else shows what the model cannot draw.")
+runs = finished_runs()
+if not runs:
+    show_no_runs("Redrawing a picture needs a trained model, and there is none yet.")
+    st.stop()
+chosen = runs_picker("Models", key="your_image_runs", runs=runs, default=3,
+                     help="Each model chosen redraws the picture, side by side.")
+source, data, sample = picture_controls()
+if source == UPLOAD and data is None:
+    st.info("Upload a picture above, or take one from the test set instead.", icon=":material/upload:")
+    st.stop()
+user: UserImage | None = None
+if data is not None:
+    user, problem = prepared(data, 1.0)
+    if user is None:
+        st.error(problem, icon=":material/error:")
+        st.stop()
+    image = user.preview
+else:
+    image, _ = test_picture(*sample)
+show_preview(image, user)
+if not chosen:
+    st.info("Choose at least one model above to see it redraw the picture.", icon=":material/info:")
+    st.stop()
+st.subheader("How each model redraws it")
+show_models(chosen, data, image)

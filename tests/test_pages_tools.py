@@ -1,0 +1,191 @@
+"""The Generate, Denoise, Anomalies and Your image pages through Streamlit's AppTest, on small real saved runs.
+
+Three runs are trained once for the module (a plain mlp_ae, a conv_ae trained to remove Gaussian noise and a
+VAE with a 2-number code, each one short epoch on 512 images); each page must render them without an
+exception, show what it promises, and show the empty state on an empty run store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from aecore import runs
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore.models import default_config
+from aecore.train import train_run
+from ui.uploads import frame_fill, read_picture
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("pages/generate.py", "pages/denoise.py", "pages/anomalies.py", "pages/your_image.py")
+SMALL = DataConfig(limit_train=512, limit_test=200)
+
+
+@pytest.fixture(scope="module")
+def saved_runs(tmp_path_factory) -> dict[str, str]:
+    """Run ids by name: 'plain', 'denoiser' and 'vae', saved into a store shared by this module's tests."""
+    root = tmp_path_factory.mktemp("tools") / "runs"
+    configs = {
+        "plain": RunConfig(SMALL, ModelConfig(latent_dim=8), TrainConfig(epochs=1), name="plain"),
+        "denoiser": RunConfig(SMALL, default_config("conv_ae"),
+                              TrainConfig(epochs=1, noise="gaussian", noise_level=0.3), name="denoiser"),
+        "vae": RunConfig(SMALL, dataclasses.replace(default_config("vae"), latent_dim=2), TrainConfig(epochs=1),
+                         name="vae"),
+    }
+    return {"root": str(root), **{name: runs.save_run(train_run(cfg, device="cpu"), root=root).id
+                                  for name, cfg in configs.items()}}
+
+
+@pytest.fixture
+def store(saved_runs, monkeypatch) -> dict[str, str]:
+    """This module's saved runs as the app's run store; AppTest finds app.py and pages/ from the repository."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("AECORE_RUNS_DIR", saved_runs["root"])
+    return saved_runs
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def shoe_png() -> bytes:
+    """A dark, shoe-like block on a light background, as a phone photo of a drawing might be."""
+    picture = np.full((120, 180), 240, np.uint8)
+    picture[60:100, 20:160] = 25
+    picture[35:60, 20:80] = 25
+    return png_bytes(picture)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_tool_page_shows_the_empty_state_without_runs(page, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    at = open_page(page)
+    assert "Train one first" in texts(at.info)
+    assert any(link.label == "Go to Train" for link in at.page_link)
+
+
+def test_generate_samples_a_vae_maps_its_codes_and_steers_any_model(store):
+    at = open_page("pages/generate.py")
+    assert at.selectbox(key="generate_run").value == store["vae"]  # a VAE is preselected
+    assert len(at.slider) == 2  # a 2-number code has two directions
+    assert len(at.image) == 4  # samples, the 2-D map, the sliders' image and the per-slider strips
+    samples = at.image[0].proto.imgs[0].url
+    at.button(key="generate_new").click().run()
+    assert not at.exception and at.number_input(key="generate_seed").value == 1
+    assert at.image[0].proto.imgs[0].url != samples
+    at.slider(key="generate_slider_0").set_value(2.5).run()
+    assert not at.exception
+
+    at.selectbox(key="generate_run").set_value(store["plain"]).run()
+    assert not at.exception
+    assert "Sampling needs a variational autoencoder" in texts(at.info)
+    assert len(at.slider) == 4 and len(at.image) == 2  # 8-number code: four sliders; no samples, no 2-D map
+    at.button(key="generate_reset").click().run()
+    assert not at.exception and at.slider(key="generate_slider_0").value == 0.0
+
+
+def test_denoise_puts_a_denoising_run_beside_a_plain_one(store):
+    at = open_page("pages/denoise.py")
+    assert at.selectbox(key="denoise_run_a").value == store["denoiser"]
+    assert at.selectbox(key="denoise_run_b").value in (store["plain"], store["vae"])
+    labels = [m.label for m in at.metric]
+    assert labels.count("PSNR of the noisy images") == 2 and labels.count("PSNR after the model") == 2
+    assert len(at.image) == 2 and "Trained to remove gaussian noise at level 0.3" in texts(at.caption)
+    noisy = at.image[0].proto.imgs[0].url
+    at.selectbox(key="denoise_kind").set_value("mask").run()
+    assert not at.exception and at.image[0].proto.imgs[0].url != noisy
+    at.button(key="denoise_shuffle").click().run()
+    assert not at.exception
+
+
+def test_denoise_explains_how_to_make_a_denoising_run(store, tmp_path, monkeypatch):
+    only_plain = tmp_path / "plain-only"
+    shutil.copytree(Path(store["root"]) / store["plain"], only_plain / store["plain"])
+    monkeypatch.setenv("AECORE_RUNS_DIR", str(only_plain))
+    at = open_page("pages/denoise.py")
+    assert "'Denoising demo' preset" in texts(at.info)
+    assert len(at.image) == 2  # both sides still work, with the one plain model
+
+
+def test_anomalies_scores_classes_and_runs_the_one_class_demo_in_the_background(store):
+    at = open_page("pages/anomalies.py")
+    assert len(at.get("plotly_chart")) == 1  # the per-class box plot
+    assert len(at.image) == 16 and "·" in at.image[0].proto.imgs[0].caption  # the worst images, class and error
+    at.selectbox(key="anomalies_dataset").set_value("digits")
+    at.selectbox(key="anomalies_class").set_value(3).run()
+    assert not at.exception and "Nothing trained for this class yet" in texts(at.caption)
+    at.button(key="anomalies_train").click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 60
+    while "Area under the ROC curve" not in [m.label for m in at.metric]:
+        assert time.monotonic() < deadline, "the one-class demo did not finish in 60 s"
+        time.sleep(0.3)
+        at.run()  # what the polling fragment does in a browser
+        assert not at.exception, at.exception
+    auc = float(next(m.value for m in at.metric if m.label == "Area under the ROC curve"))
+    assert auc > 0.6
+    assert len(at.get("plotly_chart")) == 4  # box plot, ROC, histograms, this detector's box plot
+    assert at.button(key="anomalies_train").disabled  # the finished demo is kept
+    assert "the model only ever saw" in texts(at.markdown).lower()
+
+
+def test_your_image_redraws_an_upload_with_every_chosen_model(store):
+    at = open_page("pages/your_image.py")
+    assert "Upload a picture above" in texts(at.info)
+    assert len(at.multiselect(key="your_image_runs").value) == 3
+    at.file_uploader(key="your_image_upload").set_value(("shoe.png", shoe_png(), "image/png")).run()
+    assert not at.exception, at.exception
+    assert "Inverted: light background detected" in texts(at.caption)
+    assert [m.label for m in at.metric].count("Error (MSE)") == 3
+    assert len(at.image) == 1 + 3 + 1  # the preview, each model's input, redrawing and error, the colour scale
+    assert all(len(img.proto.imgs) == 3 for img in at.image[1:4])
+
+
+def test_your_image_refuses_a_bad_file_with_a_plain_message(store):
+    at = open_page("pages/your_image.py")
+    at.file_uploader(key="your_image_upload").set_value(("notes.png", b"not an image at all", "image/png")).run()
+    assert not at.exception
+    assert "not an image in a supported format" in texts(at.error)
+    assert not at.metric
+
+
+def test_your_image_takes_a_test_image_instead(store):
+    at = open_page("pages/your_image.py")
+    at.radio(key="your_image_source").set_value("test").run()
+    assert not at.exception
+    assert [m.label for m in at.metric].count("Error (MSE)") == 3
+    first = at.image[0].proto.imgs[0].url
+    at.button(key="your_image_next").click().run()
+    assert not at.exception and at.image[0].proto.imgs[0].url != first
+
+
+def test_read_picture_turns_uploads_into_model_input_or_a_message():
+    user, problem = read_picture(shoe_png())
+    assert problem is None and user.preview.shape == (28, 28) and user.inverted
+    framed, _ = read_picture(shoe_png(), frame_fill("mnist-sample"))
+    assert (framed.preview[:, :3] == 0).all() and not (user.preview[:, :3] == 0).all()  # digits keep a margin
+    for bad in (b"", b"%PDF-1.7 not a picture", png_bytes(np.zeros((4, 4), np.uint8))[:30]):
+        user, problem = read_picture(bad)
+        assert user is None and problem and "Traceback" not in problem
