@@ -1,6 +1,6 @@
 """Reference scores to read a run's numbers against: `load_reference(dataset) -> dict | None`.
 
-`benchmarks/bench_quality.py --out aecore/reference/<dataset>.json` trains every preset on a full dataset
+`benchmarks/bench_quality.py --out aecore/references/<dataset>.json` trains every preset on a full dataset
 and records test MSE, SSIM and PSNR, beside two yardsticks measured in the same run: PCA with each
 preset's code size (the best any linear autoencoder can do) and the mean training image (what a model
 that learned nothing scores). A bundled sample reads its full dataset's file: the images are the same
@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-REFERENCE_DIR = Path(__file__).parent / "reference"
+REFERENCE_DIR = Path(__file__).parent / "references"
 SAMPLE_SUFFIX = "-sample"
 PRESET_NUMBERS = ("latent_dim", "epochs", "seconds", "mse", "ssim", "psnr", "pca_mse", "pca_ssim")
 

@@ -61,6 +61,6 @@ def test_invalid_json_is_refused(tmp_path):
 
 
 def test_the_bundled_reference_folder_is_read_by_default():
-    assert REFERENCE_DIR.name == "reference" and REFERENCE_DIR.parent.name == "aecore"
+    assert REFERENCE_DIR.name == "references" and REFERENCE_DIR.parent.name == "aecore"
     path = REFERENCE_DIR / "fashion-mnist.json"
     assert (load_reference("fashion-mnist") is not None) == path.is_file()
