@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 from PIL import Image
 
 from aecore import runs
@@ -110,8 +111,8 @@ def test_your_image_redraws_an_uploaded_png_and_refuses_a_bad_file(page, tools_s
     wait_idle(page)
     no_exception(page)
     assert page.get_by_text("Inverted: light background detected", exact=False).count() == 1
-    assert page.get_by_text("Error (MSE)").count() == 3
-    assert page.get_by_text("Redrawn", exact=True).count() == 3
+    expect(page.get_by_text("Error (MSE)")).to_have_count(3, timeout=30_000)  # one per model, drawn one by one
+    expect(page.get_by_text("Redrawn", exact=True)).to_have_count(3, timeout=30_000)
     whole_page(page, "your-image")
 
     uploader.set_input_files({"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"})
