@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import open_page, texts
+
 import aecore.download
 import aecore.jobs
 from aecore import runs
@@ -33,13 +35,6 @@ def in_repo(monkeypatch, tmp_path):
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "data"))
 
 
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params.update(query or {})
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def wait_for(job_id: str, until, timeout: float = 60.0) -> aecore.jobs.Progress:
@@ -50,8 +45,6 @@ def wait_for(job_id: str, until, timeout: float = 60.0) -> aecore.jobs.Progress:
     return p
 
 
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def save_small_run(name: str, status: str = "done") -> runs.RunInfo:
@@ -148,7 +141,7 @@ def test_training_from_the_train_page_reaches_done_and_is_saved():
     assert "Finished in" in texts(at.success)
     assert {m.label for m in at.metric} >= {"MSE", "SSIM", "PSNR (dB)"}
     assert "runs" in {link.page for link in at.page_link}
-    rejoined = open_page("pages/train.py", {"job": job_id})  # a refresh, or another tab
+    rejoined = open_page("pages/train.py", query={"job": job_id})  # a refresh, or another tab
     assert "Finished in" in texts(rejoined.success)
 
 
@@ -177,7 +170,7 @@ def test_a_job_that_went_wrong_says_what_to_do(monkeypatch, state, message, show
     config = to_dict(RunConfig())
     p = aecore.jobs.Progress("0123456789ab", state, config, total_epochs=5, message=message)
     monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
-    at = open_page("pages/train.py", {"job": p.job_id})
+    at = open_page("pages/train.py", query={"job": p.job_id})
     assert shown in texts(at.error)
     assert message in texts(at.caption)
     assert not at.metric
@@ -186,13 +179,13 @@ def test_a_job_that_went_wrong_says_what_to_do(monkeypatch, state, message, show
 def test_a_queued_job_shows_its_place_in_line(monkeypatch):
     p = aecore.jobs.Progress("0123456789ab", "queued", to_dict(RunConfig()), queue_position=2, total_epochs=5)
     monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
-    at = open_page("pages/train.py", {"job": p.job_id})
+    at = open_page("pages/train.py", query={"job": p.job_id})
     assert "number 2 in line" in texts(at.info)
     assert at.button(key="stop").label == "Stop"
 
 
 def test_an_unknown_job_in_the_url_points_to_the_runs_page():
-    at = open_page("pages/train.py", {"job": "0123456789ab"})
+    at = open_page("pages/train.py", query={"job": "0123456789ab"})
     assert "not running any more" in texts(at.info)
     assert "runs" in {link.page for link in at.page_link}
 

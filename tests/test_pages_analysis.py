@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import open_page, texts
+
 import aecore.reference
 from aecore import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -49,18 +51,8 @@ def with_runs(saved, monkeypatch) -> dict[str, runs.RunInfo]:
     return saved
 
 
-def open_page(page: str, state: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def charts(at: AppTest) -> list[str]:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
+
+from apptest import open_page, texts
 
 from aecore import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -52,16 +53,8 @@ def store(saved_runs, monkeypatch) -> dict[str, str]:
     return saved_runs
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from studio import CHROMIUM, CHROMIUM_ARGS, start_server
+from studio import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
 
 
 @pytest.fixture(scope="session")
@@ -17,11 +16,7 @@ def server(tmp_path_factory):
     runs.mkdir()
     proc, url = start_server(runs)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

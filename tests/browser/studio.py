@@ -62,6 +62,14 @@ def start_server(runs: Path, extra_env: dict[str, str] | None = None) -> tuple[s
     return proc, url
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until the app is connected, its script run has finished and no spinner is showing."""
     page.wait_for_function(

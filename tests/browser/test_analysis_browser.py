@@ -9,12 +9,11 @@ its main figure goes to artifacts/timings.json.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
 
-from studio import ROOT, no_exception, record_timing, screenshot, start_server, wait_idle
+from studio import ROOT, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 SHARED = ROOT.parent / "shared" / "datasets"
 FIGURE_TIMEOUT = 240_000  # ms; scoring 10,000 images twice or mapping 5,000 codes on a busy 2-core machine
@@ -56,11 +55,7 @@ def studio(tmp_path_factory):
             runs.save_run(result, root=root)
     proc, url = start_server(root, {"AECORE_DATA_DIR": str(SHARED)})
     yield url, full
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def open_page(page, url: str, path: str) -> float:

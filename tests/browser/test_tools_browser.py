@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import subprocess
 import time
 
 import numpy as np
@@ -20,7 +19,7 @@ from aecore import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.models import default_config
 from aecore.train import train_run
-from studio import no_exception, record_timing, screenshot, start_server, wait_idle
+from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 SMALL = DataConfig(limit_train=512, limit_test=200)
 
@@ -38,11 +37,7 @@ def tools_server(tmp_path_factory):
         runs.save_run(train_run(cfg, device="cpu"), root=root)
     proc, url = start_server(root)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def open_page(page, url: str, path: str, last_text: str) -> None:
