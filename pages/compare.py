@@ -22,7 +22,7 @@ from aecore.runs import RunInfo
 from ui.analysis import cached_reconstructions, cached_scores
 from ui.charts import class_bars_figure, loss_curves_figure
 from ui.images import heat_colours, heat_scale, labelled_grid, png_bytes
-from ui.loaders import finished_runs, load_model_or_stop, load_test_or_stop, runs_picker, show_no_runs
+from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
 from ui.shell import require_shell
 from ui.widgets import METRICS, dataset_label, format_duration, model_label
 
@@ -218,10 +218,7 @@ def parameter_count(run: RunInfo, model) -> int:
 st.title("Compare")
 st.caption("Put saved models side by side: the same test images through each, their scores on the whole test "
            "set, and how they learned.")
-runs = finished_runs()
-if not runs:
-    show_no_runs("There are no saved models to compare yet.")
-    st.stop()
+runs = finished_runs_or_stop("There are no saved models to compare yet.")
 chosen = compare_controls(runs)
 if not chosen:
     st.info("Pick a model above, or two or more to compare them.", icon=":material/info:")

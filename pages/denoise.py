@@ -13,8 +13,8 @@ from aecore.config import NOISE_KINDS
 from aecore.denoise import DenoiseDemo, denoise_demo
 from aecore.runs import RunInfo
 from ui.images import labelled_rows
-from ui.loaders import cached_model, cached_test_split, finished_runs, load_model_or_stop, load_test_or_stop, \
-    run_picker, show_no_runs
+from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \
+    run_picker
 from ui.shell import require_shell
 from ui.widgets import NOISE_LABELS
 
@@ -95,10 +95,7 @@ def show_denoising(run: RunInfo, kind: str, level: float, seed: int) -> None:
 st.title("Denoise")
 st.caption("Damage test images with noise and see whether a model can rebuild the clean picture. A model trained "
            "on noisy copies usually can; a plain one mostly redraws the noise.")
-runs = finished_runs()
-if not runs:
-    show_no_runs("Denoising needs trained models, and there are none yet.")
-    st.stop()
+runs = finished_runs_or_stop("Denoising needs trained models, and there are none yet.")
 preselect_runs(runs)
 kind, level, seed = noise_controls()
 if not any(is_denoiser(r) for r in runs):

@@ -14,8 +14,8 @@ from aecore.generate import manifold_grid, sample_prior
 from aecore.latent import along_directions, decode_codes, encode_split, principal_directions
 from aecore.runs import RunInfo
 from ui.images import as_uint8, enlarge, labelled_rows, tile_rows
-from ui.loaders import cached_model, cached_test_split, finished_runs, load_model_or_stop, load_test_or_stop, \
-    run_picker, show_no_runs
+from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \
+    run_picker
 from ui.shell import require_shell
 
 require_shell()
@@ -166,10 +166,7 @@ def show_sliders(run_id: str, dataset: str, n: int) -> None:
 
 st.title("Generate")
 st.caption("Make new images with a trained model: let a VAE invent them, or steer any model's code with sliders.")
-runs = finished_runs()
-if not runs:
-    show_no_runs("Generating images needs a trained model, and there is none yet.")
-    st.stop()
+runs = finished_runs_or_stop("Generating images needs a trained model, and there is none yet.")
 run = generate_controls(runs)
 load_model_or_stop(run)
 show_prior(run)

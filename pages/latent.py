@@ -22,7 +22,7 @@ from aecore.runs import RunInfo
 from ui.analysis import cached_codes, cached_projection, run_with_progress
 from ui.charts import latent_figure, selected_image
 from ui.images import enlarge, labelled_grid, png_bytes
-from ui.loaders import finished_runs, load_model_or_stop, load_test_or_stop, run_picker, show_no_runs
+from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, run_picker
 from ui.shell import require_shell
 
 require_shell()
@@ -185,10 +185,7 @@ def show_walk(model, split: Split, codes: Codes, start: int, end: int) -> None:
 st.title("Latent space")
 st.caption("A map of how a model sorts the images it has learned: every test image becomes a dot placed by its "
            "code. Click a dot to see the image; click another to walk from one to the other.")
-runs = finished_runs()
-if not runs:
-    show_no_runs("There is no saved model to explore yet.")
-    st.stop()
+runs = finished_runs_or_stop("There is no saved model to explore yet.")
 run = run_picker("Model", "latent_run", runs, help="The saved run whose codes to map.")
 split = load_test_or_stop(run.dataset)
 settings = map_controls(run, split)

@@ -14,7 +14,7 @@ from aecore.images import UserImage
 from aecore.one_image import ImageReconstruction, pick_test_image, reconstruct_image
 from aecore.runs import RunInfo
 from ui.images import enlarge, heat_colours, heat_scale
-from ui.loaders import cached_model, finished_runs, load_model_or_stop, load_test_or_stop, runs_picker, show_no_runs
+from ui.loaders import cached_model, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
 from ui.shell import require_shell
 from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
 from ui.widgets import dataset_label, model_label
@@ -128,10 +128,7 @@ def model_input(run: RunInfo, data: bytes | None, image: np.ndarray) -> tuple[np
 st.title("Your image")
 st.caption("Bring your own picture and see what your models make of it. Something like the images a model "
            "learned from comes back close; anything else shows what the model cannot draw.")
-runs = finished_runs()
-if not runs:
-    show_no_runs("Redrawing a picture needs a trained model, and there is none yet.")
-    st.stop()
+runs = finished_runs_or_stop("Redrawing a picture needs a trained model, and there is none yet.")
 chosen = runs_picker("Models", key="your_image_runs", runs=runs, default=3,
                      help="Each model chosen redraws the picture, side by side.")
 source, data, sample = picture_controls()

@@ -34,6 +34,15 @@ def show_no_runs(what: str) -> None:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
+def finished_runs_or_stop(what: str) -> list[RunInfo]:
+    """The finished runs, or the empty state (`what` says what is missing) and the end of this script run."""
+    runs = finished_runs()
+    if not runs:
+        show_no_runs(what)
+        st.stop()
+    return runs
+
+
 def run_picker(label: str, key: str, runs: list[RunInfo], help: str | None = None) -> RunInfo:
     """A selectbox over runs; the choice persists while the user moves between pages."""
     by_id = {r.id: r for r in runs}
