@@ -12,6 +12,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from studio import ROOT, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
@@ -105,11 +106,11 @@ def test_compare_shows_images_scores_and_charts(page, studio):
     all_seconds = time.perf_counter() - start
     no_exception(page)
     if full:  # the two newest: one on the full FashionMNIST, one on the sample, both shown the full test split
-        assert page.get_by_text("learned from different images", exact=False).count() == 1
+        expect(page.get_by_text("learned from different images", exact=False)).to_have_count(1)
         record_timing("compare_two_runs_10000_images_grid_s", grid_seconds)
         record_timing("compare_two_runs_10000_images_all_s", all_seconds)
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
-    assert page.locator(".st-key-compare_classes .js-plotly-plot").count() == 1
+    expect(page.locator(".st-key-compare_classes .js-plotly-plot")).to_have_count(1)
     screenshot(page, "compare")
 
     grid = page.locator('[data-testid="stImage"] img').first

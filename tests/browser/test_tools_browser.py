@@ -64,9 +64,9 @@ def shoe_png() -> bytes:
 
 def test_generate_draws_samples_a_map_and_slider_images(page, tools_server):
     open_page(page, tools_server, "generate", "Each row moves one slider")
-    assert page.get_by_text("New images from random codes").count() == 1
-    assert page.get_by_text("The whole map of its 2-number codes").count() == 1
-    assert page.get_by_role("slider").count() == 2
+    expect(page.get_by_text("New images from random codes")).to_have_count(1)
+    expect(page.get_by_text("The whole map of its 2-number codes")).to_have_count(1)
+    expect(page.get_by_role("slider")).to_have_count(2)
     before = page.locator('[data-testid="stImage"] img').first.get_attribute("src")
     page.get_by_role("button", name="New samples").click()
     page.wait_for_function(
@@ -78,23 +78,23 @@ def test_generate_draws_samples_a_map_and_slider_images(page, tools_server):
 
 def test_denoise_shows_both_models_with_psnr(page, tools_server):
     open_page(page, tools_server, "denoise", "PSNR (peak signal-to-noise ratio)")
-    assert page.get_by_text("PSNR after the model").count() == 2
-    assert page.get_by_text("Trained to remove gaussian noise", exact=False).count() == 1
-    assert page.locator('[data-testid="stImage"]').count() == 2
+    expect(page.get_by_text("PSNR after the model")).to_have_count(2)
+    expect(page.get_by_text("Trained to remove gaussian noise", exact=False)).to_have_count(1)
+    expect(page.locator('[data-testid="stImage"]')).to_have_count(2)
     whole_page(page, "denoise")
 
 
 def test_anomalies_scores_a_model_and_trains_a_one_class_detector(page, tools_server):
     open_page(page, tools_server, "anomalies", "Nothing trained for this class yet")
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible")
-    assert page.locator('[data-testid="stImage"]').count() == 16
+    expect(page.locator('[data-testid="stImage"]')).to_have_count(16)
     start = time.perf_counter()
     page.get_by_role("button", name="only").click()
     page.get_by_text("Area under the ROC curve").wait_for(timeout=120_000)
     record_timing("one_class_demo_click_to_result_s", time.perf_counter() - start)
     wait_idle(page)
     no_exception(page)
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 4
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4)
     whole_page(page, "anomalies")
 
 
@@ -105,7 +105,7 @@ def test_your_image_redraws_an_uploaded_png_and_refuses_a_bad_file(page, tools_s
     page.get_by_text("Error colours, the same for every model", exact=False).wait_for(timeout=60_000)  # drawn last
     wait_idle(page)
     no_exception(page)
-    assert page.get_by_text("Inverted: light background detected", exact=False).count() == 1
+    expect(page.get_by_text("Inverted: light background detected", exact=False)).to_have_count(1)
     expect(page.get_by_text("Error (MSE)")).to_have_count(3, timeout=30_000)  # one per model, drawn one by one
     expect(page.get_by_text("Redrawn", exact=True)).to_have_count(3, timeout=30_000)
     whole_page(page, "your-image")
