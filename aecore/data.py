@@ -32,6 +32,8 @@ DATASET_INFO = {
     "mnist": "MNIST (torchvision, 60,000 train / 10,000 test)",
 }
 _TORCHVISION = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
+_prefetches: dict[tuple[str, str], threading.Thread] = {}
+_prefetch_lock = threading.Lock()
 
 
 class DatasetUnavailable(RuntimeError):
@@ -85,12 +87,18 @@ def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split
 
 
 def prefetch(cfg: DataConfig, root: str | Path | None = None) -> threading.Thread | None:
-    """Load a dataset into the in-process cache on a background thread, so that training starts at once."""
+    """Load a dataset into the in-process cache on a background thread, so that training starts at once.
+
+    One thread per dataset and root for the life of the process: a page may ask on every rerun.
+    """
     if not is_available(cfg.name, root):
         return None
-    thread = threading.Thread(target=load_dataset, args=(cfg, root), name="aecore-prefetch", daemon=True)
-    thread.start()
-    return thread
+    key = (cfg.name, str(root or data_dir()))
+    with _prefetch_lock:
+        if key not in _prefetches:
+            _prefetches[key] = threading.Thread(target=_load, args=(*key, False), name="aecore-prefetch", daemon=True)
+            _prefetches[key].start()
+        return _prefetches[key]
 
 
 def is_available(name: str, root: str | Path | None = None) -> bool:

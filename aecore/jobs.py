@@ -27,7 +27,7 @@ from .data import Split, load_dataset, split_validation
 from .device import pick_device, set_threads
 from .metrics import evaluate
 from .models import build_model
-from .train import History, TrainEvent, TrainResult, fit, reconstruct
+from .train import TrainEvent, TrainResult, fit, reconstruct
 
 log = logging.getLogger(__name__)
 STATES = ("queued", "running", "done", "stopped", "diverged", "failed")

@@ -14,6 +14,7 @@ import streamlit as st
 import aecore.jobs
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig
 from aecore.data import is_available, prefetch
+from aecore.device import warm_up
 from aecore.download import download_status, start_download
 from aecore.models import default_config
 from aecore.presets import PRESETS
@@ -82,6 +83,7 @@ def train_controls() -> RunConfig | None:
     ready = show_dataset_status(dataset)
     if ready:
         prefetch(DataConfig(name=dataset))  # the first Train click then skips loading the images
+        warm_up()  # and the first optimiser's imports
     model = st.selectbox("Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
                          **keep, help="The network's shape; picking one also sets a code size that suits it.")
     st.caption(MODEL_BLURBS.get(model, ""))
@@ -106,10 +108,27 @@ def train_controls() -> RunConfig | None:
         st.caption("Download the dataset above first, or choose a bundled sample.")
         return None
     try:
-        return build_config({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))})
+        return settings_config()
     except ValueError as err:
         st.error(f"These settings do not fit together: {err}. Change one of them to train.")
         return None
+
+
+def settings_config() -> RunConfig:
+    """The RunConfig the settings in this session describe; ValueError if they clash."""
+    return build_config({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))})
+
+
+def start_training() -> None:
+    """The Train button's callback: it runs before the page is drawn, so the sidebar and the page show the job
+    in the same run, without a second one."""
+    try:
+        cfg = settings_config()
+    except ValueError:
+        return  # the page run that follows says what clashes
+    if is_available(cfg.data.name):
+        st.session_state.job_id = aecore.jobs.start(cfg)
+        st.query_params["job"] = st.session_state.job_id  # a reload or a shared link rejoins this job
 
 
 def show_preset_note(slot: st.delta_generator.DeltaGenerator) -> None:
@@ -196,11 +215,9 @@ st.caption("Choose what to learn from and how, then click Train. "
 settings, live = st.columns([1, 2], gap="large")
 with settings:
     cfg = train_controls()
-    if st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
-                 width="stretch", help="Start training with these settings; the model is saved as a run when done."):
-        st.session_state.job_id = aecore.jobs.start(cfg)
-        st.query_params["job"] = st.session_state.job_id
-        st.rerun()  # draw the page again with the job in it, the sidebar included
+    st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
+              on_click=start_training, width="stretch",
+              help="Start training with these settings; the model is saved as a run when done.")
 with live:
     job_id = watched_job()
     if job_id:

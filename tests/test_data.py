@@ -82,8 +82,10 @@ def test_prefetch_fills_the_cache_in_the_background(tmp_path):
     from aecore.data import _load, prefetch
 
     cfg = DataConfig(name="mnist-sample")
-    prefetch(cfg).join(30)
+    thread = prefetch(cfg)
+    thread.join(30)
     hits = _load.cache_info().hits
     load_dataset(cfg)
     assert _load.cache_info().hits == hits + 1
+    assert prefetch(cfg) is thread  # asked again on every page rerun: no new thread
     assert prefetch(DataConfig(name="mnist"), root=tmp_path) is None  # absent: nothing to load

@@ -145,6 +145,19 @@ def test_training_from_the_train_page_reaches_done_and_is_saved():
     assert "Finished in" in texts(rejoined.success)
 
 
+def test_training_again_follows_the_new_job_not_the_one_in_the_address():
+    at = open_page("pages/train.py")
+    first = start_training(at, epochs=1)
+    wait_for(first, lambda p: p.finished)
+    at.run()
+    at.number_input(key="epochs").set_value(2).run()
+    at.button(key="train").click().run()
+    second = at.query_params["job"]
+    assert second != first and at.session_state.job_id == second
+    assert aecore.jobs.progress(second).total_epochs == 2  # the settings as they were at the click
+    assert wait_for(second, lambda p: p.finished).state == "done"
+
+
 def test_stop_with_keep_partial_saves_a_marked_run():
     at = open_page("pages/train.py")
     job_id = start_training(at, epochs=200)

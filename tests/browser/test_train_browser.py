@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from studio import no_exception, record_timing, screenshot, wait_idle
 
-PROGRESS = '[data-testid="stProgress"] [role="progressbar"]'
+PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'  # the Train page's bar, not the sidebar's
 
 
 def progress_value(page) -> float:
