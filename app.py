@@ -6,6 +6,7 @@ it draws anything; add a page to the app with one line in PAGES.
 
 import streamlit as st
 
+from aecore.memory import start_trimming
 from ui.shell import run_in_shell
 from ui.sidebar import show_sidebar
 
@@ -23,6 +24,7 @@ PAGES = [
     st.Page("pages/your_image.py", title="Your image", icon=":material/add_photo_alternate:"),
 ]
 
+start_trimming()  # once per server: memory freed by finished sessions and jobs goes back to the system
 page = st.navigation(PAGES)
 show_sidebar()
 run_in_shell(page)

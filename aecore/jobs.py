@@ -25,6 +25,7 @@ import torch
 from .config import RunConfig, to_dict
 from .data import Split, load_dataset, split_validation
 from .device import pick_device, set_threads
+from .memory import trim
 from .metrics import evaluate
 from .models import build_model
 from .train import TrainEvent, TrainResult, fit, reconstruct
@@ -174,6 +175,7 @@ class JobRegistry:
                 self._threads.pop(job.id, None)
                 self._forget_old()
                 self._dispatch()
+            trim()  # the finished job's activations and batches go back to the system, not to this thread's arena
 
 
 def _strip_images(test: Split, n: int = STRIP_IMAGES) -> torch.Tensor:

@@ -1,0 +1,60 @@
+"""Give memory that the process has freed back to the operating system: `trim()`, `start_trimming()`.
+
+glibc keeps what threads free in per-thread arenas, and an app server's script and training threads come
+and go. After ten browser sessions had trained and browsed and closed, the app's resident memory stayed at
+837 MB against 675 MB before them; one `malloc_trim(0)` brought it to 646 MB. Other allocators (macOS,
+Windows, musl) return memory on their own, so there `trim()` does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+import threading
+import time
+
+TRIM_EVERY_SECONDS = 20.0
+
+_libc = None
+_trimmer: threading.Thread | None = None
+_trimmer_lock = threading.Lock()
+
+
+def _malloc_trim():
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return None
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        except OSError:
+            _libc = False
+    return getattr(_libc, "malloc_trim", None) if _libc else None
+
+
+def trim() -> bool:
+    """Return freed heap memory to the system where the C library allows it; whether it could."""
+    fn = _malloc_trim()
+    if fn is None:
+        return False
+    fn(0)  # ctypes releases the GIL for the call: other threads keep running
+    return True
+
+
+def start_trimming(every: float = TRIM_EVERY_SECONDS) -> threading.Thread | None:
+    """Trim every `every` seconds on a daemon thread, once per process; None where trimming does nothing."""
+    global _trimmer
+    if _malloc_trim() is None:
+        return None
+    with _trimmer_lock:
+        if _trimmer is None:
+            _trimmer = threading.Thread(target=_trim_forever, args=(every,), name="aecore-trim", daemon=True)
+            _trimmer.start()
+        return _trimmer
+
+
+def _trim_forever(every: float) -> None:
+    while True:
+        time.sleep(every)
+        trim()

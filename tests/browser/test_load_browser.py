@@ -1,0 +1,126 @@
+"""Ten people at once: three train, seven wander the pages, and the server stays up and gives its memory back.
+
+Bounded for CI: one Chromium with ten contexts on one app server (loopback only, one training slot), short
+jobs, and a time limit on every wait. Page load times and the server's memory land in `artifacts/timings.json`.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pytest
+
+from aecore import runs
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore.train import train_run
+from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+
+PAGES = ("", "train", "runs", "compare", "latent", "generate", "denoise", "anomalies", "your_image")
+WANDER = ("runs", "latent", "", "train", "compare", "latent", "generate")
+TRAINERS, WANDERERS = 3, 7
+EPOCHS = "3"  # each job takes several seconds, so the second and third wait in line
+MEMORY_SLACK = 1.2
+
+
+@pytest.fixture(scope="module")
+def load_server(tmp_path_factory):
+    """An app server with one small saved run, so every page has something to show; yields (url, pid)."""
+    root = tmp_path_factory.mktemp("load-browser") / "runs"
+    cfg = RunConfig(DataConfig(limit_train=1024, limit_test=500), ModelConfig(latent_dim=8), TrainConfig(epochs=1),
+                    name="ready")
+    runs.save_run(train_run(cfg, device="cpu"), root=root)
+    proc, url = start_server(root, {"AECORE_MAX_JOBS": "1"})
+    yield url, proc.pid, root
+    stop_server(proc)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def healthy(url: str) -> float:
+    """Seconds the health endpoint took to say ok; fails the test if it did not."""
+    start = time.perf_counter()
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=15) as r:
+        assert r.read().strip() == b"ok"
+    return time.perf_counter() - start
+
+
+def visit(page, url: str, path: str) -> float:
+    """Open a page and wait until it has drawn without an exception; returns the seconds it took."""
+    start = time.perf_counter()
+    page.goto(f"{url}/{path}", timeout=120_000)
+    page.wait_for_selector("h1", timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    no_exception(page)
+    return time.perf_counter() - start
+
+
+def click_train(page, url: str) -> None:
+    visit(page, url, "train")
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill(EPOCHS)
+    epochs.press("Enter")
+    wait_idle(page, timeout=120_000)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def test_ten_sessions_three_training_seven_wandering(browser, load_server):
+    url, pid, root = load_server
+    warm = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = warm.new_page()
+    for path in PAGES:  # load every module and cache once, so the baseline is a server that has done its work
+        visit(page, url, path)
+    warm.close()
+    time.sleep(3)
+    before = rss_mb(pid)
+
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(TRAINERS + WANDERERS)]
+    pages = [c.new_page() for c in contexts]
+    trainers, wanderers = pages[:TRAINERS], pages[TRAINERS:]
+    for p in trainers:
+        click_train(p, url)
+    trainers[-1].get_by_text("Waiting to start", exact=False).wait_for(timeout=60_000)  # one slot: it queues
+
+    loads, health = [], []
+    for round_ in range(2):
+        for i, p in enumerate(wanderers):
+            loads.append(visit(p, url, WANDER[(i + round_) % len(WANDER)]))
+            health.append(healthy(url))
+
+    for i, p in enumerate(trainers):
+        p.get_by_text("Finished in", exact=False).first.wait_for(timeout=240_000)
+        wait_idle(p, timeout=120_000)
+        no_exception(p)
+        if i == 0:
+            screenshot(p, "load-trainer-done")
+    saved = runs.list_runs(root)
+    assert len(saved) == 1 + TRAINERS and all(r.status in ("done", "early_stopped") for r in saved)
+
+    for c in contexts:
+        c.close()
+    health.append(healthy(url))
+    after = settled_rss(pid, before)
+    record_timing("load_page_visit_median_s", sorted(loads)[len(loads) // 2])
+    record_timing("load_page_visit_max_s", max(loads))
+    record_timing("load_health_max_s", max(health))
+    record_timing("load_server_rss_before_mb", before)
+    record_timing("load_server_rss_after_mb", after)
+    assert after <= before * MEMORY_SLACK, f"server memory {after:.0f} MB after the sessions, {before:.0f} MB before"
+
+
+def settled_rss(pid: int, before: float, wait: float = 60.0) -> float:
+    """The server's memory once closed sessions are let go and freed memory is trimmed (every 20 s): polled
+    until it is back in bounds or time is up."""
+    deadline = time.monotonic() + wait
+    while True:
+        now = rss_mb(pid)
+        if now <= before * MEMORY_SLACK or time.monotonic() > deadline:
+            return now
+        time.sleep(1)
