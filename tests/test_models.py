@@ -20,6 +20,19 @@ def test_shapes_follow_the_data(kind, shape):
     assert model(x).shape == x.shape
 
 
+@pytest.mark.parametrize("kind", ["mlp_ae", "deep_mlp_ae", "conv_ae"])
+def test_the_fused_mse_loss_equals_the_per_image_sum_and_the_displayed_mse(kind):
+    from aecore.models.common import pixel_mse, reconstruction_error
+
+    torch.manual_seed(0)
+    model = build_model(default_config(kind), (1, 28, 28))
+    x = torch.rand(16, 1, 28, 28)
+    loss, logs = model.loss(x, x)
+    logits = model.decoder(model.encode(x))
+    assert loss.item() == pytest.approx((reconstruction_error(logits, x, model.cfg).mean() / 784).item(), rel=1e-6)
+    assert logs["mse"].item() == pytest.approx(pixel_mse(logits, x, "sigmoid").item(), rel=1e-6)
+
+
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_loss_is_finite_and_falls_on_a_fixed_batch(kind, tiny_split):
     torch.manual_seed(0)
