@@ -28,6 +28,7 @@ from aecore import runs
 from aecore.config import DataConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.models import MODELS, build_model, default_config
+from aecore import run_format
 from aecore.runs import RunError
 from aecore.train import TrainResult, train_run
 
@@ -268,8 +269,9 @@ def test_pickle_bomb_is_never_unpickled(trained, tmp_path):
             runs.import_run(make_zip(files), tmp_path / "dst")
     assert not marker.exists()
     assert runs.list_runs(tmp_path / "dst") == []
-    source = Path(runs.__file__).read_text()
-    assert not re.search(r"(?<!safetensors\.)torch\.load\(|import pickle|pickle\.load", source)
+    for module in (runs, run_format):
+        source = Path(module.__file__).read_text()
+        assert not re.search(r"(?<!safetensors\.)torch\.load\(|import pickle|pickle\.load", source), module
 
 
 @pytest.mark.parametrize("bad", ["../evil.txt", "/tmp/evil.txt", "sub/config.json", "model.pt"])
@@ -285,7 +287,7 @@ def test_zip_limits_and_garbage(trained, tmp_path, monkeypatch):
     info = runs.save_run(trained(), tmp_path / "src")
     with pytest.raises(RunError, match="not a zip file"):
         runs.import_run(b"definitely not a zip", tmp_path / "dst")
-    monkeypatch.setattr(runs, "MAX_ZIP_BYTES", 1000)
+    monkeypatch.setattr(run_format, "MAX_ZIP_BYTES", 1000)
     with pytest.raises(RunError, match="unpacks to more than"):
         runs.import_run(runs.export_run(info.id, tmp_path / "src"), tmp_path / "dst")
     assert not (tmp_path / "dst").exists()
