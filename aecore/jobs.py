@@ -28,6 +28,7 @@ from .device import pick_device, set_threads
 from .memory import trim
 from .metrics import evaluate
 from .models import build_model
+from .one_image import gray_uint8
 from .train import TrainEvent, TrainResult, fit, reconstruct
 
 log = logging.getLogger(__name__)
@@ -191,11 +192,6 @@ def _strip_images(test: Split, n: int = STRIP_IMAGES) -> torch.Tensor:
     return test.x[picked]
 
 
-def _as_uint8(x: torch.Tensor) -> np.ndarray:
-    """(n, C, H, W) float in [0, 1] to (n, H, W) uint8 (channels averaged for the strip)."""
-    return (x.mean(1) * 255).round().to(torch.uint8).numpy()
-
-
 def _train(job: _Job, root: str | Path | None) -> None:
     from .runs import save_run
 
@@ -207,9 +203,9 @@ def _train(job: _Job, root: str | Path | None) -> None:
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, train.shape).to(device)
     strip = _strip_images(test)
-    recons = [(0, _as_uint8(reconstruct(model, strip, device)))]
+    recons = [(0, gray_uint8(reconstruct(model, strip, device)))]
     curve: list[tuple[int, float]] = []
-    job.update(originals=strip.squeeze(1).numpy() if strip.shape[1] == 1 else _as_uint8(strip.float() / 255),
+    job.update(originals=strip.squeeze(1).numpy() if strip.shape[1] == 1 else gray_uint8(strip.float() / 255),
                recons=tuple(recons))
 
     def on_step(e: TrainEvent) -> None:
@@ -217,7 +213,7 @@ def _train(job: _Job, root: str | Path | None) -> None:
         changes: dict = {"epoch": e.epoch, "step": e.step, "total_steps": e.total_steps,
                          "images_per_sec": e.images_per_sec, "elapsed": elapsed}
         if e.epoch_end:
-            recons.append((e.epoch, _as_uint8(reconstruct(model, strip, device))))
+            recons.append((e.epoch, gray_uint8(reconstruct(model, strip, device))))
             changes.update(epochs=job.snapshot.epochs + (e.logs,), recons=tuple(recons))
         else:
             curve.append((e.step, e.logs["loss"]))
