@@ -1,9 +1,10 @@
+import gc
 import sys
 import threading
 
 import pytest
 
-from aecore.memory import start_trimming, trim
+from aecore.memory import release, start_trimming, trim
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim is Linux only")
 
@@ -32,8 +33,23 @@ def test_trim_returns_the_holes_a_finished_thread_left_in_its_heap():
     assert len(kept) == 2000
 
 
-@linux
 def test_the_trimming_thread_starts_once():
     first = start_trimming(every=3600)
-    assert first is not None and first.is_alive() and first.daemon
+    assert first.is_alive() and first.daemon
     assert start_trimming() is first
+
+
+@linux
+def test_release_frees_memory_held_only_by_a_reference_cycle():
+    gc.disable()  # as between the app's periodic collections
+    try:
+        start = rss_mb()
+        cycle = {"data": bytearray(150 * 2**20)}
+        cycle["self"] = cycle
+        del cycle
+        held = rss_mb()
+        assert held > start + 100  # unreachable, yet still there: only a collection finds it
+        release()
+        assert rss_mb() < held - 100
+    finally:
+        gc.enable()
