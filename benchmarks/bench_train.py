@@ -1,6 +1,7 @@
 """Training speed: aecore's `fit` against the classic tutorial loop, on one epoch of the full FashionMNIST.
 
     python benchmarks/bench_train.py [--root ../shared/datasets] [--models mlp_ae,conv_ae,vae] [--threads 2]
+                                     [--repeats 3]
 
 The classic loop is `torchvision.datasets.FashionMNIST` with `transforms.ToTensor()` per sample,
 `DataLoader(batch_size=128, shuffle=True)` and plain Adam; `fit` trains the same model on the same
@@ -111,6 +112,8 @@ def main() -> None:
     parser.add_argument("--models", default="mlp_ae,conv_ae,vae")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="epochs per side, alternating; the best speed of each is kept (a shared VM's noise only slows)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train, _ = load_dataset(DataConfig(name="fashion-mnist"), root=args.root)
@@ -121,8 +124,12 @@ def main() -> None:
     print(header + "\n" + "-" * len(header))
     missed = []
     for kind in args.models.split(","):
-        classic_ips, classic_loss = classic_epoch(kind, args.root, args.seed)
-        fit_ips, fit_loss = fit_epoch(kind, train, args.seed)
+        classic_ips, fit_ips = 0.0, 0.0
+        for _ in range(args.repeats):  # same seed every time: the same losses, only the speed varies
+            ips, classic_loss = classic_epoch(kind, args.root, args.seed)
+            classic_ips = max(classic_ips, ips)
+            ips, fit_loss = fit_epoch(kind, train, args.seed)
+            fit_ips = max(fit_ips, ips)
         bf16_ips, bf16_loss = fit_epoch(kind, train, args.seed, bf16=True)
         gflops = step_flops(build_model(default_config(kind), (1, 28, 28)), 128) / 128 * fit_ips / 1e9
         ratio = fit_ips / classic_ips
