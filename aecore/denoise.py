@@ -56,10 +56,11 @@ def denoise_demo(
     clean = to_float(split.x[torch.from_numpy(indices)])  # (n, C, H, W), on the CPU so the noise is device-independent
     noisy = corrupt(clean, kind, level, torch.Generator().manual_seed(seed))
     rebuilt = torch.cat([reconstruct(model, noisy[i:i + 500], device) for i in range(0, len(noisy), 500)])
-    before, after = psnr(clean, noisy), psnr(clean, rebuilt)
+    before, after = psnr(clean, noisy).numpy(), psnr(clean, rebuilt).numpy()
     n = min(n_show, len(clean))
+    # means accumulate in float64 in numpy: no float64 tensor, which Apple's MPS lacks
     return DenoiseDemo(
         gray_uint8(clean[:n]), gray_uint8(noisy[:n]), gray_uint8(rebuilt[:n]),
-        before[:n].numpy(), after[:n].numpy(),
-        float(before.double().mean()), float(after.double().mean()), len(clean),
+        before[:n], after[:n],
+        float(before.mean(dtype=np.float64)), float(after.mean(dtype=np.float64)), len(clean),
     )

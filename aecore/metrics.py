@@ -46,9 +46,10 @@ def psnr(x: Tensor, x_hat: Tensor, data_range: float = 1.0) -> Tensor:
 
 
 def _gaussian_window(device: torch.device, dtype: torch.dtype) -> Tensor:
-    r = torch.arange(SSIM_WIN, device=device, dtype=torch.float64) - SSIM_WIN // 2
-    w = torch.exp(-0.5 * (r / SSIM_SIGMA) ** 2)
-    return (w / w.sum()).to(dtype)  # (SSIM_WIN,)
+    # computed in float64 by numpy on the host, sent as float32: Apple's MPS has no float64 tensors
+    r = np.arange(SSIM_WIN, dtype=np.float64) - SSIM_WIN // 2
+    w = np.exp(-0.5 * (r / SSIM_SIGMA) ** 2)
+    return torch.from_numpy((w / w.sum()).astype(np.float32)).to(device=device, dtype=dtype)  # (SSIM_WIN,)
 
 
 def ssim(x: Tensor, x_hat: Tensor, data_range: float = 1.0) -> Tensor:

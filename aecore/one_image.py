@@ -34,7 +34,11 @@ def reconstruct_image(
     model: nn.Module, image: np.ndarray | Tensor, device: torch.device | str = "cpu"
 ) -> ImageReconstruction:
     """Run one (H, W), (C, H, W) or (1, C, H, W) image, uint8 or float in [0, 1], through the model."""
-    x = torch.as_tensor(np.asarray(image)) if not isinstance(image, Tensor) else image.detach().cpu()
+    if isinstance(image, Tensor):
+        x = image.detach().cpu()
+    else:  # float32 before torch sees it: Apple's MPS has no float64 tensors
+        image = np.asarray(image)
+        x = torch.as_tensor(image if image.dtype == np.uint8 else image.astype(np.float32))
     x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
     while x.ndim < 4:
         x = x.unsqueeze(0)  # (1, C, H, W)
