@@ -9,6 +9,7 @@ arrays, so a page can plot the results without touching torch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,11 @@ TSNE_SETTINGS: dict[str, object] = {
 }
 
 Progress = Callable[[float, str], None]
+MOSTLY_DUPLICATES = 0.9  # fewer distinct codes than this share of all codes earns a warning on the map
+
+
+class DegenerateCodes(ValueError):
+    """The codes cannot be mapped (every image has the same code, or t-SNE could not place them)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +57,7 @@ class Projection:
     kept: np.ndarray
     method: str  # "pca", "tsne" or "identity"
     explained_variance: np.ndarray | None = None
+    warning: str = ""  # what makes this map less telling than usual (duplicated or collinear codes), for the user
 
 
 @contextlib.contextmanager
@@ -106,9 +113,10 @@ def project(
     n, d = z.shape
     if d < dims:
         raise ValueError(f"a {d}-D latent cannot be projected to {dims}-D; choose dims={d} or fewer")
+    scaled, scale, warning = standardise(z)
     if d == dims:
         report(1.0, f"the latent is already {dims}-D: shown as it is")
-        return Projection(z.copy(), np.arange(n), "identity")
+        return Projection(z.copy(), np.arange(n), "identity", warning=warning)
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -116,10 +124,43 @@ def project(
             raise ValueError(f"PCA to {dims}-D needs at least {dims} codes, got {n}")
         report(0.0, f"PCA of {n:,} codes")
         pca = PCA(n_components=dims, random_state=seed)
-        points = pca.fit_transform(z).astype(np.float32)
+        points = pca.fit_transform(scaled) * scale  # back in the codes' own units
         report(1.0, "done")
-        return Projection(points, np.arange(n), "pca", pca.explained_variance_ratio_.astype(np.float32))
-    return _tsne(z, dims, seed, perplexity, max_points, report)
+        return Projection(points.astype(np.float32), np.arange(n), "pca",
+                          pca.explained_variance_ratio_.astype(np.float32), warning)
+    return dataclasses.replace(_tsne(scaled, dims, seed, perplexity, max_points, report), warning=warning)
+
+
+def standardise(z: np.ndarray) -> tuple[np.ndarray, float, str]:
+    """Codes centred and divided by their overall spread (float64), that spread, and a warning for the map.
+
+    PCA and t-SNE do not depend on a code's offset or overall scale, but their float32 arithmetic does: codes
+    of 1e-30 underflow to identical points and codes of 1e30 overflow when squared, and scikit-learn's
+    Barnes-Hut t-SNE crashes the whole process (SIGSEGV) on identical points. Scaled codes avoid both, and
+    codes with no spread at all are refused with a message instead. Rank and duplicates give the warning.
+    """
+    x = z.astype(np.float64)
+    n, d = x.shape
+    centred = x - x.mean(axis=0)
+    sample = centred[:: max(1, n // 4000)]  # the rank of a few thousand codes is the rank of all of them
+    s = np.linalg.svd(sample, compute_uv=False)
+    spread = float(s[0]) / np.sqrt(len(sample)) if len(s) else 0.0
+    # a spread of a few float32 steps of the codes' size is rounding, not a difference between images
+    if spread <= 8 * np.finfo(np.float32).eps * max(float(np.abs(x).max()), np.finfo(np.float32).tiny):
+        raise DegenerateCodes(
+            f"all {n:,} codes are the same: the model gives every image one and the same code, so there is nothing "
+            "to map. Its training has collapsed; train it again with a lower learning rate")
+    rank = int((s > s[0] * max(len(sample), d) * np.finfo(np.float32).eps).sum())
+    distinct = len(np.unique(z, axis=0))
+    warning = ""
+    if distinct < MOSTLY_DUPLICATES * n:
+        warning = (f"Only {distinct:,} different codes among {n:,} images: many images get exactly the same code, "
+                   "so their dots sit on top of each other.")
+    elif rank == 1 and d > 1:
+        warning = ("The codes all lie on one straight line: the model has learned a single number per image, "
+                   "however long its code, so the map can only show an ordering. It has probably collapsed; "
+                   "a lower learning rate usually helps.")
+    return centred / spread, spread, warning
 
 
 def _tsne(z: np.ndarray, dims: int, seed: int, perplexity: float, max_points: int, report: Progress) -> Projection:
@@ -135,6 +176,9 @@ def _tsne(z: np.ndarray, dims: int, seed: int, perplexity: float, max_points: in
     x = z[kept]
     if len(x) < 4:
         raise ValueError(f"t-SNE needs at least 4 codes, got {len(x)}")
+    if len(np.unique(x, axis=0)) < 2:  # the subset drawn may be one point even where all codes are not
+        raise DegenerateCodes(f"the {len(x):,} codes drawn for t-SNE are all the same, so there is nothing to map; "
+                              "choose PCA, or show more images")
     if x.shape[1] > PCA_DIMS:
         report(0.0, f"PCA from {x.shape[1]} to {PCA_DIMS} dimensions")
         x = PCA(n_components=min(PCA_DIMS, len(x)), random_state=seed).fit_transform(x)
@@ -147,6 +191,8 @@ def _tsne(z: np.ndarray, dims: int, seed: int, perplexity: float, max_points: in
     # there every step (seconds for a few hundred points), for a split that saves almost nothing.
     with threadpool_limits(1 if len(x) < SERIAL_BELOW else None, user_api="openmp"):
         points = tsne.fit_transform(x.astype(np.float32)).astype(np.float32)
+    if not np.isfinite(points).all():
+        raise DegenerateCodes("t-SNE could not place these codes (its layout became NaN); choose PCA instead")
     report(1.0, f"done in {time.perf_counter() - start:.1f} s")
     return Projection(points, kept, "tsne")
 

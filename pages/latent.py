@@ -123,6 +123,8 @@ def current_picks(run: RunInfo, codes: Codes) -> list[int]:
 
 def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection) -> None:
     axes, how = describe_map(run, projection, len(codes.z))
+    if projection.warning:
+        st.warning(projection.warning, icon=":material/warning:")
     kept = projection.kept
     fig = latent_figure(projection.points, codes.labels[kept], split.classes, codes.indices[kept], axes)
     st.plotly_chart(fig, key="latent_scatter", on_select=lambda: remember_pick(run.id),

@@ -53,7 +53,8 @@ def cached_projection(run_id: str, dataset: str, n: int, method: str, dims: int,
     """The codes of `cached_codes` as map points; a one-number code is laid out as a strip."""
     codes = cached_codes(run_id, dataset, n)
     if codes.z.shape[1] == 1:
-        return Projection(aecore.analysis.strip_points(codes.z), np.arange(len(codes.z)), "strip")
+        warning = aecore.latent.standardise(codes.z)[2]  # DegenerateCodes when every code is the same
+        return Projection(aecore.analysis.strip_points(codes.z), np.arange(len(codes.z)), "strip", warning=warning)
     return aecore.latent.project(codes.z, method, dims, perplexity=perplexity, on_progress=_on_progress)
 
 
