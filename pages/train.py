@@ -12,7 +12,7 @@ import dataclasses
 import streamlit as st
 
 import aecore.jobs
-from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig
+from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, to_dict
 from aecore.data import is_available, prefetch
 from aecore.device import warm_up
 from aecore.download import download_status, start_download
@@ -26,6 +26,7 @@ from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
 require_shell()
 
 CUSTOM = "custom"
+MY_JOBS = "train_my_jobs"  # ids of the jobs this session started
 DEFAULT_PRESET = "quick-demo"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 POLL_SECONDS = 0.7
@@ -126,9 +127,27 @@ def start_training() -> None:
         cfg = settings_config()
     except ValueError:
         return  # the page run that follows says what clashes
-    if is_available(cfg.data.name):
+    if is_available(cfg.data.name) and same_job_active(cfg) is None:
         st.session_state.job_id = aecore.jobs.start(cfg)
+        st.session_state.setdefault(MY_JOBS, []).append(st.session_state.job_id)
         st.query_params["job"] = st.session_state.job_id  # a reload or a shared link rejoins this job
+
+
+def same_job_active(cfg: RunConfig) -> str | None:
+    """The id of a queued or running job this session started with exactly these settings, if any.
+
+    Quick clicks on Train queue one callback each; this check makes every click after the first a no-op,
+    while a run with different settings still starts beside it.
+    """
+    wanted = to_dict(cfg)
+    for job_id in reversed(st.session_state.get(MY_JOBS, [])):
+        try:
+            p = aecore.jobs.progress(job_id)
+        except KeyError:
+            continue  # forgotten by the registry: long finished
+        if not p.finished and p.config == wanted:
+            return job_id
+    return None
 
 
 def show_preset_note(slot: st.delta_generator.DeltaGenerator) -> None:
@@ -174,6 +193,9 @@ def watched_job() -> str | None:
     job_id = st.query_params.get("job") or st.session_state.get("job_id")
     if job_id:
         st.session_state.job_id = job_id
+        mine = st.session_state.setdefault(MY_JOBS, [])
+        if job_id not in mine:
+            mine.append(job_id)  # a reloaded tab keeps its job: Train with the same settings does not start it again
         if st.query_params.get("job") != job_id:
             st.query_params["job"] = job_id
     return job_id
@@ -215,9 +237,13 @@ st.caption("Choose what to learn from and how, then click Train. "
 settings, live = st.columns([1, 2], gap="large")
 with settings:
     cfg = train_controls()
-    st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None,
+    training = same_job_active(cfg) if cfg is not None else None
+    st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None or bool(training),
               on_click=start_training, width="stretch",
               help="Start training with these settings; the model is saved as a run when done.")
+    if training:
+        st.caption("A model with exactly these settings is training now. Change a setting to train another "
+                   "one beside it.")
 with live:
     job_id = watched_job()
     if job_id:

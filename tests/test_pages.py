@@ -158,6 +158,22 @@ def test_training_again_follows_the_new_job_not_the_one_in_the_address():
     assert wait_for(second, lambda p: p.finished).state == "done"
 
 
+def test_clicking_train_again_does_not_start_the_same_job_twice():
+    at = open_page("pages/train.py")
+    first = start_training(at, epochs=200)  # quick clicks in a real browser: tests/browser/test_train_browser.py
+    assert [p.job_id for p in aecore.jobs.list_jobs() if not p.finished] == [first]
+    assert at.button(key="train").disabled
+    assert "exactly these settings is training now" in texts(at.caption)
+    at.number_input(key="epochs").set_value(199).run()  # a different run is a deliberate choice
+    assert not at.button(key="train").disabled
+    at.button(key="train").click().run()
+    second = at.query_params["job"]
+    assert second != first and aecore.jobs.progress(second).total_epochs == 199
+    for job_id in (first, second):
+        aecore.jobs.stop(job_id)
+        wait_for(job_id, lambda p: p.finished)
+
+
 def test_stop_with_keep_partial_saves_a_marked_run():
     at = open_page("pages/train.py")
     job_id = start_training(at, epochs=200)

@@ -6,6 +6,8 @@ import re
 import time
 from urllib.parse import parse_qs, urlparse
 
+from playwright.sync_api import expect
+
 from studio import no_exception, record_timing, screenshot, wait_idle
 
 PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'  # the Train page's bar, not the sidebar's
@@ -109,3 +111,26 @@ def test_default_run_from_click_to_first_update_and_to_done(page, server):
     page.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible")
     no_exception(page)
     screenshot(page, "runs")
+
+
+def test_quick_clicks_on_train_start_one_job(page, server):
+    open_page(page, server, "train")
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill("300")
+    epochs.press("Enter")
+    wait_idle(page)
+    # six clicks 80 ms apart, as an impatient person makes them: each reaches the server as its own click
+    train_button(page).evaluate("""b => new Promise(done => { let i = 0; const t = setInterval(() => {
+        b.click(); if (++i === 6) { clearInterval(t); done(); } }, 80); })""")
+    wait_idle(page)
+    page.wait_for_timeout(2500)  # the sidebar polls every 2 s
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text("waiting in line", exact=False)).to_have_count(0)
+    expect(sidebar.get_by_role("link", name="Watch it train")).to_have_count(1)
+    page.locator(PROGRESS).first.wait_for(state="visible")
+    assert train_button(page).is_disabled()
+    page.get_by_text("exactly these settings is training now", exact=False).wait_for()
+    no_exception(page)
+    screenshot(page, "train-one-job-after-quick-clicks")
+    page.get_by_role("button", name=re.compile(r"Stop$")).click()
+    page.get_by_text("Stopped", exact=False).first.wait_for(timeout=30_000)
