@@ -1,24 +1,35 @@
 """Command line: `python -m aecore train|evaluate|presets|runs`, the same code paths the app uses.
 
 Flags map one to one onto the config dataclasses (`--latent-dim 8`, `--hidden 256,64`,
-`--noise gaussian --noise-level 0.3`); a preset supplies the starting values.
+`--noise gaussian --noise-level 0.3`); a preset supplies the starting values. A bad value is argparse's
+one-line usage error (exit status 2), whether the flag's text does not parse or the config refuses it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
-import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from tqdm import tqdm
+
+from .config import (
+    ACTIVATIONS, DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, OUTPUTS, RECON_LOSSES, DataConfig, ModelConfig, RunConfig,
+    TrainConfig,
+)
 from .data import DATASET_INFO
+from .device import check_device_name, pick_device
 from .presets import PRESETS, get_preset
 
 # flag -> (config section, field); the dataset and model kind get short names
 _RENAMED = {"data": ("data", "name"), "model": ("model", "kind")}
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+_CHOICES = {("data", "name"): DATASET_NAMES, ("model", "kind"): MODEL_KINDS, ("model", "activation"): ACTIVATIONS,
+            ("model", "output"): OUTPUTS, ("model", "recon_loss"): RECON_LOSSES, ("train", "noise"): NOISE_KINDS}
+_BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def _flags() -> dict[str, tuple[str, dataclasses.Field]]:
@@ -30,25 +41,56 @@ def _flags() -> dict[str, tuple[str, dataclasses.Field]]:
     return flags
 
 
-def _parse_value(f: dataclasses.Field, text: str) -> Any:
+def _value_type(f: dataclasses.Field) -> Callable[[str], Any]:
+    """The argparse `type=` of a config field's flag: its text as the field's type, or ArgumentTypeError."""
     kind = str(f.type)
-    if "tuple" in kind:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    if kind == "bool":
-        if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
-            raise argparse.ArgumentTypeError(f"--{f.name} takes true or false, got {text!r}")
-        return text.lower() in ("1", "true", "yes")
-    return {"int": int, "float": float}.get(kind, str)(text)
+    wanted = {"int": "a whole number", "float": "a number", "bool": "true or false"}.get(
+        kind, "whole numbers separated by commas, such as 256,64" if "tuple" in kind else "text")
+
+    def parse(text: str) -> Any:
+        try:
+            if "tuple" in kind:
+                return tuple(int(v) for v in text.split(",") if v.strip())
+            if kind == "bool":
+                return _BOOLS[text.strip().lower()]
+            if kind == "int":
+                return int(text)
+            if kind == "float":
+                if math.isfinite(value := float(text)):
+                    return value
+                raise ValueError(text)
+            return text
+        except (KeyError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+
+    return parse
+
+
+def _count(text: str) -> int:
+    """The argparse `type=` of a flag that takes a whole number of at least 0."""
+    try:
+        if (n := int(text)) >= 0:
+            return n
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+
+
+def _device(text: str) -> str:
+    try:
+        return check_device_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The preset (or the defaults) with every given flag applied."""
+    """The preset (or the defaults) with every given flag applied; ValueError names a value the config refuses."""
     cfg = get_preset(args.preset) if args.preset else RunConfig()
     changes: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     for flag, (section, f) in _flags().items():
         value = getattr(args, flag.replace("-", "_"), None)
         if value is not None:
-            changes[section][f.name] = _parse_value(f, value)
+            changes[section][f.name] = value
     if "kind" in changes["model"] and not args.preset:
         from .models import default_config
 
@@ -57,26 +99,34 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return dataclasses.replace(cfg, **parts, name=args.name or cfg.name)
 
 
-class ProgressBar:
-    """A one-line terminal progress bar fed by TrainEvents."""
+class Progress:
+    """A tqdm bar of optimiser steps fed by TrainEvents (epoch, loss, img/s after it), and a line per epoch.
 
-    def __init__(self, out: TextIO | None = None, width: int = 30):
-        self.out, self.width, self.last = out or sys.stderr, width, 0.0
+    Batch events log `loss`; epoch ends log `train_loss` and, with a validation split, `val_loss`.
+    `close()` ends the bar's line, so what is printed next starts on a line of its own.
+    """
+
+    def __init__(self, out: TextIO | None = None):
+        self.out = out or sys.stderr
+        self.bar: tqdm | None = None
 
     def __call__(self, event) -> None:
-        now = time.monotonic()
-        if not event.epoch_end and event.step < event.total_steps and now - self.last < 0.1:
-            return
-        self.last = now
-        done = int(self.width * event.step / event.total_steps)
-        bar = "#" * done + "-" * (self.width - done)
-        loss = event.logs.get("val_loss", event.logs.get("loss", float("nan")))
-        label = "val loss" if "val_loss" in event.logs else "loss"
-        self.out.write(f"\r[{bar}] epoch {event.epoch} step {event.step}/{event.total_steps} "
-                       f"{label} {loss:.4f} {event.images_per_sec:,.0f} img/s")
+        if self.bar is None:
+            self.bar = tqdm(total=event.total_steps, file=self.out, unit="step", dynamic_ncols=True)
+        logs = event.logs
         if event.epoch_end:
-            self.out.write("\n")
-        self.out.flush()
+            val = f", val loss {logs['val_loss']:.4f}" if "val_loss" in logs else ""
+            self.bar.write(f"epoch {event.epoch}: train loss {logs['train_loss']:.4f}{val}, "
+                           f"{logs.get('seconds', 0.0):.1f} s", file=self.out)
+        loss = logs["loss"] if "loss" in logs else logs.get("val_loss", logs.get("train_loss"))
+        postfix = {"epoch": event.epoch, "loss": "" if loss is None else f"{loss:.4f}",
+                   "img/s": f"{event.images_per_sec:,.0f}"}
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(event.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -102,7 +152,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     set_threads()
     device = pick_device(args.device)
     print(f"training {cfg.model.kind} on {cfg.data.name} ({device})", file=sys.stderr)
-    result = train_run(cfg, device, ProgressBar())
+    progress = Progress()
+    try:
+        result = train_run(cfg, device, progress)
+    finally:
+        progress.close()
     h = result.history
     print(f"{h.status}: {h.steps} steps, {h.seconds:.1f} s, {h.images_per_sec:,.0f} img/s. {h.message}".rstrip(), file=sys.stderr)
     if not h.ok:
@@ -156,22 +210,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aecore", description="Train and evaluate image autoencoders.")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a model and save it as a run")
+    # every config field is a flag: the usage line names them in general, --help one by one
+    train = sub.add_parser("train", help="train a model and save it as a run",
+                           usage="%(prog)s [--preset NAME] [--FLAG VALUE ...] (see --help)")
     train.add_argument("--preset", choices=list(PRESETS), help="start from a named set-up")
     train.add_argument("--name", help="run name shown in the app")
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    train.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     train.add_argument("--no-save", action="store_true", help="do not save the run")
     for flag, (section, f) in _flags().items():
-        extra = f" ({', '.join(DATASET_INFO)})" if flag == "data" else ""
-        train.add_argument(f"--{flag}", metavar=str(f.type).upper().replace("TUPLE[INT, ...]", "N,N"),
-                           help=f"{section}.{f.name}, default {f.default!r}{extra}")
-    train.set_defaults(func=cmd_train)
+        choices = _CHOICES.get((section, f.name))
+        metavar = None if choices else str(f.type).upper().replace("TUPLE[INT, ...]", "N,N")
+        train.add_argument(f"--{flag}", type=_value_type(f), choices=choices, metavar=metavar,
+                           help=f"{section}.{f.name}, default {f.default!r}")
+    train.set_defaults(func=cmd_train, usage_error=train.error)
     ev = sub.add_parser("evaluate", help="print test metrics of saved runs")
     ev.add_argument("runs", nargs="*", help="run ids (default: every saved run)")
     ev.add_argument("--data", choices=list(DATASET_INFO), help="evaluate on this dataset instead of the run's own")
-    ev.add_argument("--limit", type=int, help="use only the first N test images")
-    ev.add_argument("--device", default="auto")
-    ev.set_defaults(func=cmd_evaluate)
+    ev.add_argument("--limit", type=_count, help="use only the first N test images")
+    ev.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
+    ev.set_defaults(func=cmd_evaluate, usage_error=ev.error)
     sub.add_parser("presets", help="list the presets").set_defaults(func=cmd_presets)
     sub.add_parser("runs", help="list saved runs").set_defaults(func=cmd_runs)
     return parser
@@ -180,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # values each fine alone can still be refused together (noise without a level) or name a device
+    # this machine lacks: argparse's usage error too, before any data loads
+    try:
+        if args.command == "train":
+            config_from_args(args)
+        if hasattr(args, "device"):
+            pick_device(args.device)
+    except ValueError as err:
+        args.usage_error(str(err))
     try:
         return args.func(args)
     except (ValueError, RuntimeError) as err:

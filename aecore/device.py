@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,15 +21,32 @@ _warm_up_thread: threading.Thread | None = None
 
 
 def pick_device(prefer: str = "auto") -> torch.device:
-    """CUDA, then Apple MPS, then CPU; `prefer` (or AECORE_DEVICE) forces one of them."""
+    """CUDA, then Apple MPS, then CPU; `prefer` (or AECORE_DEVICE) forces one, which must be present here."""
     prefer = os.environ.get("AECORE_DEVICE", prefer)
     if prefer != "auto":
-        return torch.device(prefer)
+        return _present(check_device_name(prefer))
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_device_name(name: str) -> str:
+    """`name` if it is auto, cpu, cuda, cuda:N or mps; ValueError otherwise."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+def _present(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"{name} is not available on this machine ({torch.cuda.device_count()} CUDA devices); "
+                         "choose auto or cpu")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("mps (Apple GPU) is not available on this machine; choose auto or cpu")
+    return device
 
 
 def set_threads(n: int | None = None) -> int:

@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from aecore.cli import build_parser, config_from_args, main
 from aecore.presets import get_preset
 from aecore.runs import list_runs
@@ -36,9 +38,60 @@ def test_train_then_evaluate_from_the_command_line(runs_dir, capsys):
     assert runs[0].id in table and "psnr" in table
 
 
-def test_bad_flags_give_a_message_and_exit_code(capsys):
-    assert main(["train", "--epochs", "0"]) == 2
-    assert "epochs must be" in capsys.readouterr().err
+def one_error_line(err: str) -> str:
+    """The single `error:` line of argparse's usage error; no traceback."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+BAD_FLAGS = [
+    (["train", "--bf16", "maybe"], "argument --bf16: expected true or false"),
+    (["train", "--epochs", "two"], "argument --epochs: expected a whole number"),
+    (["train", "--epochs", "1.5"], "argument --epochs: expected a whole number"),
+    (["train", "--batch-size", ""], "argument --batch-size: expected a whole number"),
+    (["train", "--epochs", "0"], "epochs must be"),
+    (["train", "--latent-dim", "99999"], "latent_dim must be"),
+    (["train", "--limit-train", "-1"], "limit_train must be"),
+    (["train", "--lr", "fast"], "argument --lr: expected a number"),
+    (["train", "--lr", "nan"], "argument --lr: expected a number"),
+    (["train", "--lr", "100"], "lr must be"),
+    (["train", "--val-fraction", "0.9"], "val_fraction must be"),
+    (["train", "--hidden", "256,x"], "argument --hidden: expected whole numbers"),
+    (["train", "--hidden", "-4"], "hidden must be"),
+    (["train", "--model", "transformer"], "invalid choice: 'transformer'"),
+    (["train", "--data", "cifar"], "invalid choice: 'cifar'"),
+    (["train", "--noise", "pink"], "invalid choice: 'pink'"),
+    (["train", "--activation", "swish"], "invalid choice: 'swish'"),
+    (["train", "--recon-loss", "l1"], "invalid choice: 'l1'"),
+    (["train", "--noise", "gaussian"], "needs a noise_level above 0"),
+    (["train", "--recon-loss", "bce", "--output", "clamp"], "needs output 'sigmoid'"),
+    (["train", "--preset", "nope"], "invalid choice: 'nope'"),
+    (["train", "--device", "gpu"], "unknown device 'gpu'"),
+    (["train", "--device", "cuda:99"], "cuda:99 is not available"),
+    (["evaluate", "--limit", "-5"], "argument --limit: expected a whole number of at least 0"),
+    (["evaluate", "--limit", "ten"], "argument --limit: expected a whole number"),
+    (["evaluate", "--device", "gpu"], "unknown device 'gpu'"),
+    (["evaluate", "--data", "cifar"], "invalid choice: 'cifar'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_every_bad_flag_is_a_one_line_usage_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    captured = capsys.readouterr()
+    assert exit.value.code == 2 and captured.out == ""
+    assert message in one_error_line(captured.err)
+
+
+@pytest.mark.parametrize("argv", [["train", "--bf16", "maybe"], ["train", "--device", "gpu"],
+                                  ["train", "--epochs", "0"], ["evaluate", "--limit", "-5"]])
+def test_bad_flags_from_the_real_command_line_exit_2_without_a_traceback(argv):
+    out = subprocess.run([sys.executable, "-m", "aecore", *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert one_error_line(out.stderr).startswith("python -m aecore ")
 
 
 def test_module_entry_point_runs(runs_dir):
@@ -46,3 +99,36 @@ def test_module_entry_point_runs(runs_dir):
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "done: 2 steps" in out.stderr
+
+
+def test_a_real_training_run_prints_a_clean_progress_bar_and_its_own_status_line(runs_dir):
+    # 64 images in batches of 32, no validation split, stopped one step into epoch 2: two epoch ends,
+    # each with train_loss only
+    out = subprocess.run([sys.executable, "-m", "aecore", "train", "--epochs", "3", "--max-steps", "3",
+                          "--limit-train", "64", "--batch-size", "32", "--val-fraction", "0", "--limit-test", "20",
+                          "--no-save"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    err = out.stderr
+    assert "nan" not in err.lower(), err
+    lines = err.split("\n")
+    assert any(line.startswith("done: 3 steps") for line in lines), err  # not glued onto the bar
+    assert [line.split(":")[0] for line in lines if line.startswith("epoch ")] == ["epoch 1", "epoch 2"], err
+    bar = next(line for line in lines if "3/3" in line)
+    assert "epoch=2" in bar and "loss=" in bar and "img/s=" in bar, err
+    assert "mse" in out.stdout and "ssim" in out.stdout
+
+
+def test_progress_shows_the_epoch_train_loss_when_there_is_no_validation(capsys):
+    from aecore.cli import Progress
+    from aecore.train import TrainEvent
+
+    progress = Progress()
+    progress(TrainEvent(1, 1, 2, {"loss": 0.5, "mse": 0.5}, 100.0))
+    progress(TrainEvent(1, 2, 3, {"epoch": 1.0, "train_loss": 0.25, "train_mse": 0.25, "seconds": 0.5}, 200.0,
+                        epoch_end=True))
+    progress(TrainEvent(2, 3, 3, {"loss": 0.2, "mse": 0.2}, 300.0))  # a run that ends mid-epoch, as a stop does
+    progress.close()
+    print("stopped: 3 steps", file=sys.stderr)
+    err = capsys.readouterr().err
+    assert "nan" not in err and "epoch 1: train loss 0.2500" in err
+    assert "\nstopped: 3 steps\n" in err  # on its own line, after the bar
