@@ -19,6 +19,16 @@ def test_pick_device_follows_the_environment(monkeypatch):
     assert pick_device().type == ("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
 
 
+@pytest.mark.parametrize("name, message", [("gpu", "unknown device 'gpu'"), ("cuda:99", "cuda:99 is not available"),
+                                           ("cpu:0x", "unknown device")])
+def test_pick_device_refuses_unknown_and_absent_devices(monkeypatch, name, message):
+    with pytest.raises(ValueError, match=message):
+        pick_device(name)
+    monkeypatch.setenv("AECORE_DEVICE", name)
+    with pytest.raises(ValueError, match=message):
+        pick_device()
+
+
 def test_make_adam_uses_the_fused_kernel_on_cpu():
     opt = make_adam(torch.nn.Linear(3, 3).parameters(), 1e-3, 0.0, torch.device("cpu"))
     assert opt.defaults["fused"] is True
