@@ -25,6 +25,7 @@ from ui.images import heat_colours, heat_scale, labelled_grid, png_bytes
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
 from ui.shell import require_shell
 from ui.widgets import METRICS, dataset_label, format_duration, model_label
+from ui.text import plain
 
 require_shell()
 
@@ -53,7 +54,7 @@ def dataset_controls(chosen: list[RunInfo]) -> str:
     names = list(dict.fromkeys(r.dataset for r in chosen))
     if len(names) == 1:
         return names[0]
-    learned = "; ".join(f"{r.name}: {dataset_label(r.dataset)}" for r in chosen)
+    learned = "; ".join(f"{plain(r.name)}: {dataset_label(r.dataset)}" for r in chosen)
     st.info(f"These models learned from different images ({learned}). To compare them fairly, every model is "
             "shown the same test images below, from the dataset you choose here: a model that never learned from "
             "that kind of image will score worse on it.", icon=":material/info:")
@@ -233,7 +234,7 @@ dataset = dataset_controls(chosen)
 split = load_test_or_stop(dataset)
 misfits = [r for r in chosen if tuple(r.input_shape) != split.shape]
 if misfits:
-    st.warning(f"Left out: {', '.join(r.name for r in misfits)}. These models take images of another size than "
+    st.warning(f"Left out: {', '.join(plain(r.name) for r in misfits)}. These models take images of another size than "
                f"{dataset_label(dataset)}; choose their own dataset above to see them.", icon=":material/warning:")
     chosen = [r for r in chosen if r not in misfits]
     if not chosen:

@@ -16,6 +16,7 @@ from ui.images import enlarge_png
 from ui.runs import file_name, import_zip, local_times, runs_table, settings_text
 from ui.shell import require_shell
 from ui.widgets import METRICS, show_metrics
+from ui.text import plain
 
 require_shell()
 
@@ -64,17 +65,17 @@ def rename(run_id: str) -> None:
     try:
         info = aecore.runs.rename_run(run_id, st.session_state.new_name)
     except RunError as err:
-        st.session_state.runs_notice = ("error", f"Could not rename the run: {err}")
+        st.session_state.runs_notice = ("error", f"Could not rename the run: {plain(err)}")
         return
     st.session_state.new_name = info.name
-    st.session_state.runs_notice = ("success", f"Renamed to “{info.name}”.")
+    st.session_state.runs_notice = ("success", f"Renamed to {plain(info.name)}.")
 
 
 def delete(run_id: str) -> None:
     try:
         aecore.runs.delete_run(run_id)
     except (RunError, OSError) as err:
-        st.session_state.runs_notice = ("error", f"Could not delete the run: {err}")
+        st.session_state.runs_notice = ("error", f"Could not delete the run: {plain(err)}")
     else:
         st.session_state.runs_notice = ("success", "The run was deleted.")
     st.session_state.pop("pending_delete", None)
@@ -108,10 +109,10 @@ def show_run(run: RunInfo) -> None:
         else:
             st.caption("This run has no preview image.")
     with details:
-        st.markdown(f"#### {run.name}")
+        st.markdown(f"#### {plain(run.name)}")
         st.caption(settings_text(run))
         if not run.ok:
-            st.warning(f"This run stopped before it finished ({run.history.message or run.status}), "
+            st.warning(f"This run stopped before it finished ({plain(run.history.message or run.status)}), "
                        "so its model is partial.", icon=":material/warning:")
         show_metrics(run.metrics)
         show_actions(run)
@@ -130,7 +131,7 @@ def show_actions(run: RunInfo) -> None:
         delete_col.button("Delete", key="delete", icon=":material/delete:", width="stretch",
                           on_click=lambda: st.session_state.update(pending_delete=run.id))
         return
-    st.warning(f"Delete “{run.name}” for good? Its model and history are removed. Download it first if you may "
+    st.warning(f"Delete {plain(run.name)} for good? Its model and history are removed. Download it first if you may "
                "want it back.", icon=":material/delete:")
     yes, no = st.columns(2)
     yes.button("Yes, delete it", key="confirm_delete", type="primary", on_click=delete, args=(run.id,), width="stretch")

@@ -18,6 +18,7 @@ from ui.loaders import cached_model, finished_runs_or_stop, load_model_or_stop, 
 from ui.shell import require_shell
 from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
 from ui.widgets import dataset_label, model_label
+from ui.text import plain
 
 require_shell()
 
@@ -101,7 +102,7 @@ def show_models(chosen: list[RunInfo], data: bytes | None, image: np.ndarray) ->
 
 
 def show_model(run: RunInfo, rebuilt: ImageReconstruction | None, note: str) -> None:
-    st.markdown(f"**{run.name}**")
+    st.markdown(f"{plain(run.name)}")
     st.caption(f"{model_label(run.model_kind)}, trained on the {dataset_label(run.dataset)}.{note}")
     if rebuilt is None:
         return

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from ui.text import plain_html
 
 PRIMARY = "#3B5BDB"
 ACCENT = "#E8590C"
@@ -129,6 +130,7 @@ def class_bars_figure(values: dict[str, dict[str, float]], value_name: str = "SS
     """Grouped bars: classes across, one bar per run (`values[run name][class name]`), in the runs' colours."""
     fig = go.Figure()
     for i, (run, by_class) in enumerate(values.items()):
+        run = plain_html(run)
         fig.add_trace(go.Bar(x=list(by_class), y=list(by_class.values()), name=run, marker_color=run_colour(i),
                              hovertemplate=f"%{{x}}<br>{value_name} %{{y:.3f}}<extra>{run}</extra>"))
     fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
@@ -147,6 +149,7 @@ def loss_curves_figure(curves: dict[str, Sequence[dict[str, float]]], measure: s
     title = "MSE" if measure == "mse" else "loss"
     fig = go.Figure()
     for i, (run, epochs) in enumerate(curves.items()):
+        run = plain_html(run)
         for key, what, dash in ((f"val_{measure}", "validation", "solid"), (f"train_{measure}", "training", "dash")):
             points = [(row["epoch"], row[key]) for row in epochs if key in row]
             if not points:

@@ -11,6 +11,7 @@ import streamlit as st
 import aecore.jobs
 from aecore.config import from_dict
 from aecore.runs import default_name, runs_dir
+from ui.text import plain
 
 POLL_SECONDS = 2.0
 
@@ -46,7 +47,7 @@ def show_training_now(was_busy: bool) -> None:
         st.caption("Nothing is training.")
     for p in running:
         text = f"Epoch {p.epoch}/{p.total_epochs}" if p.epoch else "Starting…"
-        st.progress(p.fraction, text=f"{job_name(p)} · {text}")
+        st.progress(p.fraction, text=f"{plain(job_name(p))} · {text}")
         st.page_link("pages/train.py", label="Watch it train", icon=":material/monitoring:",
                      query_params={"job": p.job_id})
     waiting = len(jobs) - len(running)

@@ -1,0 +1,57 @@
+"""Run names are shown as the text they are: never as Markdown, HTML or a picture another site serves.
+
+A run can arrive from anywhere (an uploaded zip, a copied folder), so its name is hostile until shown. The
+test saves runs whose names are Markdown, HTML and Streamlit directives, opens every page that shows run
+names, and checks the browser never asked for the image the name points at and shows the name as typed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from studio import no_exception, screenshot, start_server, stop_server, wait_idle
+
+TRACKER = "http://127.0.0.1:9/track.png"
+HOSTILE = (f"![t]({TRACKER}) **bold** <b>tag</b> :red[red] $x^2$ [link](http://evil.example/) www.evil.example "
+           "me@evil.example `code` #1")
+PAGES = ["", "runs", "compare", "latent", "generate", "denoise", "anomalies", "your_image", "train"]
+
+
+@pytest.fixture(scope="module")
+def names_server(tmp_path_factory):
+    from aecore import runs
+    from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from aecore.train import train_run
+
+    root = tmp_path_factory.mktemp("names-browser") / "runs"
+    root.mkdir()
+    quick = TrainConfig(epochs=1, patience=0)
+    for name, model in ((HOSTILE, ModelConfig("mlp_ae", 8, (64,))),
+                        (f"{HOSTILE} vae", ModelConfig("vae", 2, (64,), recon_loss="bce"))):
+        result = train_run(RunConfig(DataConfig(limit_train=1024), model, quick, name=name), device="cpu")
+        runs.save_run(result, root=root)
+    proc, url = start_server(root)
+    yield url
+    stop_server(proc)
+
+
+def test_a_hostile_run_name_is_shown_as_text_on_every_page(page, names_server):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path in PAGES:
+        page.goto(f"{names_server}/{path}")
+        wait_idle(page, 120_000)
+        no_exception(page)
+        main = page.locator('[data-testid="stMain"]')
+        expect(main.locator('img[src*="track"]')).to_have_count(0)
+        expect(main.locator('a[href*="evil"]')).to_have_count(0)
+        expect(main.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text="bold")).to_have_count(0)
+        if path in ("runs", "compare", "your_image"):
+            screenshot(page, f"hostile-name-{path}")
+    assert not [u for u in requested if "track.png" in u or "evil.example" in u]
+
+    page.goto(f"{names_server}/runs")
+    wait_idle(page)
+    heading = page.locator("h4").filter(has_text="track.png").first
+    assert heading.inner_text().strip() == f"{HOSTILE} vae"  # the newest run comes first, its name as typed
