@@ -19,6 +19,7 @@ from ui.loaders import cached_model, cached_test_split, finished_runs, load_mode
     run_picker, show_no_runs
 from ui.shell import require_shell
 from ui.widgets import dataset_label
+from ui.text import plain
 
 require_shell()
 
@@ -105,7 +106,7 @@ def show_one_class(dataset: str, normal: int, classes: tuple[str, ...]) -> None:
     elif status.state == "failed":
         st.error("Training the detector failed, so there is nothing to show. Click the button to try again, or "
                  "pick another class or dataset.", icon=":material/error:")
-        st.caption(f"Details: {status.error}")
+        st.caption(f"Details: {plain(status.error)}")
     else:
         st.info("That training was stopped. Click the button to train it again.", icon=":material/stop_circle:")
 

@@ -102,11 +102,15 @@ def show_notice() -> None:
 def show_run(run: RunInfo) -> None:
     preview, details = st.columns([2, 3], gap="large")
     with preview:
-        png = aecore.runs.read_preview(run.id)
+        try:
+            png = aecore.runs.read_preview(run.id)
+        except RunError as err:  # a damaged preview, or the run deleted in another window meanwhile
+            st.info(f"The preview cannot be shown: {plain(err)}", icon=":material/info:")
+            png = b""
         if png:
             st.image(enlarge_png(png), width="stretch", alt="Test images above this model's reconstructions of them",
                      caption="Top: test images. Bottom: how this model redraws them.")
-        else:
+        elif png is None:
             st.caption("This run has no preview image.")
     with details:
         st.markdown(f"#### {plain(run.name)}")
@@ -150,7 +154,7 @@ show_notice()
 errors: list[RunError] = []
 runs = aecore.runs.list_runs(errors=errors)
 if errors:
-    st.warning(f"{len(errors)} run folder(s) could not be read and are not listed: {errors[0]}",
+    st.warning(f"{len(errors)} run folder(s) could not be read and are not listed: {plain(errors[0])}",
                icon=":material/warning:")
 if runs:
     show_table(runs)

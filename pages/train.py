@@ -22,6 +22,7 @@ from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
+from ui.text import plain
 
 require_shell()
 
@@ -172,7 +173,7 @@ def show_dataset_status(name: str) -> bool:
     if status.state == "failed":
         st.error("The download failed: this computer may be offline, or the download site unreachable. Check "
                  "the internet connection and try again, or train on a bundled sample.", icon=":material/error:")
-        st.caption(f"Details: {status.message}")
+        st.caption(f"Details: {plain(status.message)}")
     else:
         st.info(f"{dataset_label(name)} is not on this computer yet: download it once "
                 f"(about {DOWNLOAD_MB.get(name, 30)} MB).", icon=":material/cloud_download:")

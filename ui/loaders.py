@@ -15,6 +15,7 @@ from aecore.config import DataConfig
 from aecore.data import DatasetUnavailable, Split, load_dataset
 from aecore.runs import RunError, RunInfo
 from ui.widgets import dataset_label, model_label
+from ui.text import plain
 
 
 def finished_runs(where: Callable[[RunInfo], bool] = lambda r: True) -> list[RunInfo]:
@@ -78,7 +79,7 @@ def load_model_or_stop(run: RunInfo):
     try:
         return cached_model(run.id)
     except RunError as err:
-        st.error(f"This run cannot be opened: {err}")
+        st.error(f"This run cannot be opened: {plain(err)}")
         st.stop()
 
 
@@ -87,5 +88,5 @@ def load_test_or_stop(dataset: str) -> Split:
     try:
         return cached_test_split(dataset)
     except DatasetUnavailable as err:
-        st.error(f"The test images are not available: {err}")
+        st.error(f"The test images are not available: {plain(err)}")
         st.stop()

@@ -13,6 +13,7 @@ import pandas as pd
 import aecore.runs
 from aecore.runs import RunError, RunInfo
 from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
+from ui.text import plain
 
 
 def local_times(runs: list[RunInfo], timezone: str | None) -> pd.DatetimeIndex:
@@ -55,7 +56,7 @@ def import_zip(data: bytes) -> tuple[str, str, str | None]:
     try:
         info = aecore.runs.import_run(data)
     except RunError as err:
-        return "error", f"That file could not be added: {err}", None
+        return "error", f"That file could not be added: {plain(err)}", None
     return "success", f"Added “{info.name}”.", info.id
 
 
