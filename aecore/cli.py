@@ -174,22 +174,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .device import pick_device, set_threads
     from .metrics import evaluate
-    from .runs import list_runs, load_model, load_run
+    from .runs import RunError, list_runs, load_model, load_run
 
     set_threads()
     device = pick_device(args.device)
-    infos = [load_run(r) for r in args.runs] if args.runs else list_runs()
-    if not infos:
+    errors: list[RunError] = []
+    infos = [] if args.runs else list_runs(errors=errors)
+    for run_id in args.runs:
+        try:
+            infos.append(load_run(run_id))
+        except RunError as err:
+            errors.append(err)
+    _warn(errors)
+    if not infos and not errors:
         print("no saved runs: train one first with `python -m aecore train`", file=sys.stderr)
         return 1
     rows = []
     for info in infos:
         data = DataConfig(name=args.data) if args.data else info.config.data
         _, test = load_dataset(dataclasses.replace(data, limit_test=args.limit or 0))
-        metrics = evaluate(load_model(info, device=device), test, device)
-        rows.append({"run": info.id, "model": info.model_kind, "data": data.name, **metrics})
+        try:
+            model = load_model(info, device=device)
+        except RunError as err:
+            _warn([err])
+            continue
+        rows.append({"run": info.id, "model": info.model_kind, "data": data.name, **evaluate(model, test, device)})
+    if not rows:
+        print("error: no run could be evaluated", file=sys.stderr)
+        return 1
     print(format_table(rows, list(rows[0])))
     return 0
+
+
+def _warn(errors: list) -> None:
+    """One line on stderr per run that could not be read; the others go on."""
+    for err in errors:
+        print(f"warning: skipped {err}", file=sys.stderr)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -199,10 +219,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .runs import list_runs
+    from .runs import RunError, list_runs
 
+    errors: list[RunError] = []
     rows = [{"run": r.id, "name": r.name, "status": r.status, "model": r.model_kind, "data": r.dataset,
-             "mse": r.metrics.get("mse", ""), "ssim": r.metrics.get("ssim", "")} for r in list_runs()]
+             "mse": r.metrics.get("mse", ""), "ssim": r.metrics.get("ssim", "")} for r in list_runs(errors=errors)]
+    _warn(errors)
     print(format_table(rows, ["run", "name", "status", "model", "data", "mse", "ssim"]) if rows else "no saved runs")
     return 0
 

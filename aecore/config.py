@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +27,27 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _check_range(what: str, value: float, lo: float, hi: float = math.inf) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a number, got {reprlib.repr(value)}")
     if not (lo <= value <= hi) or (isinstance(value, float) and not math.isfinite(value)):
         bound = f"at least {lo}" if hi == math.inf else f"between {lo} and {hi}"
         raise ValueError(f"{what} must be {bound}, got {value!r}")
+
+
+def _check_int(what: str, value: int, lo: int, hi: int) -> None:
+    """A whole number in [lo, hi]: sizes decide how much memory a model or a loader asks for."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be a whole number, got {reprlib.repr(value)}")
+    _check_range(what, value, lo, hi)
+
+
+# Bounds on sizes, generous for real use and far below what would exhaust a machine: configs also come from
+# uploaded runs, and a model is built from them. The datasets here hold at most 70,000 images; widths of a few
+# thousand are already slow to train on a CPU; a VAE's code is tens of numbers, an autoencoder's hundreds.
+MAX_IMAGES = 10_000_000
+MAX_WIDTH = 4096
+MAX_LAYERS = 8
+MAX_LATENT = 4096
 
 
 @dataclass(frozen=True)
@@ -39,8 +59,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.name, DATASET_NAMES)
-        _check_range("limit_train", self.limit_train, 0)
-        _check_range("limit_test", self.limit_test, 0)
+        _check_int("limit_train", self.limit_train, 0, MAX_IMAGES)
+        _check_int("limit_test", self.limit_test, 0, MAX_IMAGES)
 
 
 @dataclass(frozen=True)
@@ -58,9 +78,11 @@ class ModelConfig:
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("output", self.output, OUTPUTS)
         _check_choice("reconstruction loss", self.recon_loss, RECON_LOSSES)
-        _check_range("latent_dim", self.latent_dim, 1, 4096)
-        if not isinstance(self.hidden, tuple) or not all(isinstance(h, int) and h >= 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a tuple of positive ints, got {self.hidden!r}")
+        _check_int("latent_dim", self.latent_dim, 1, MAX_LATENT)
+        if (not isinstance(self.hidden, tuple) or len(self.hidden) > MAX_LAYERS
+                or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WIDTH for h in self.hidden)):
+            raise ValueError(f"hidden must be a tuple of at most {MAX_LAYERS} whole numbers from 1 to {MAX_WIDTH}, "
+                             f"got {reprlib.repr(self.hidden)}")
         if self.kind.startswith("conv") and not 1 <= len(self.hidden) <= 3:
             raise ValueError(f"{self.kind} needs 1 to 3 channel counts in hidden, got {self.hidden!r}")
         _check_range("beta", self.beta, 0.0)
@@ -84,16 +106,17 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many optimiser steps; 0 = no limit
 
     def __post_init__(self) -> None:
-        _check_range("epochs", self.epochs, 1, 10_000)
-        _check_range("batch_size", self.batch_size, 1, 65_536)
+        _check_int("epochs", self.epochs, 1, 10_000)
+        _check_int("batch_size", self.batch_size, 1, 65_536)
         _check_range("lr", self.lr, 1e-8, 10.0)
         _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_range("val_fraction", self.val_fraction, 0.0, 0.5)
-        _check_range("patience", self.patience, 0)
+        _check_int("patience", self.patience, 0, 10_000)
         _check_range("min_delta", self.min_delta, 0.0)
         _check_choice("noise", self.noise, NOISE_KINDS)
         _check_range("noise_level", self.noise_level, 0.0, 1.0)
-        _check_range("max_steps", self.max_steps, 0)
+        _check_int("max_steps", self.max_steps, 0, 2**53)
+        _check_int("seed", self.seed, -(2**63), 2**64 - 1)  # what torch.manual_seed accepts
         if self.noise != "none" and self.noise_level == 0.0:
             raise ValueError(f"noise {self.noise!r} needs a noise_level above 0")
 

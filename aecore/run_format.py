@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import platform
+import reprlib
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,14 @@ WEIGHTS = "weights.safetensors"
 PREVIEW = "preview.png"
 RUN_FILES = (*JSON_FILES, WEIGHTS, PREVIEW)  # preview.png is optional
 MAX_ZIP_BYTES = 200 * 2**20  # total uncompressed size of an imported zip
-MAX_HEADER = 100 * 2**20  # safetensors' own limit on its JSON header
-MAX_FILE_BYTES = {WEIGHTS: MAX_ZIP_BYTES, PREVIEW: 8 * 2**20, **{n: 16 * 2**20 for n in JSON_FILES}}
+# What a run's files may cost to read, far above real runs and far below what would hurt a server.
+# JSON costs ~10x its size once parsed; a 10,000-epoch history is ~2 MB.
+MAX_JSON_BYTES = 4 * 2**20
+MAX_DEPTH = 16  # a run's JSON nests 4 deep; deeper data would only make every later repr or walk recurse
+MAX_PREVIEW_PIXELS = 1024 * 1024  # a real preview is 242x62, and the Runs page draws it 3x larger
+MAX_CHANNELS, MAX_SIDE = 4, 512  # input_shape: the datasets are 8 to 28 px; a few hundred px leaves room for more
+MAX_EPOCHS = 10_000  # TrainConfig's bound
+MAX_FILE_BYTES = {WEIGHTS: MAX_ZIP_BYTES, PREVIEW: 8 * 2**20, **{n: MAX_JSON_BYTES for n in JSON_FILES}}
 
 
 class RunError(ValueError):
@@ -82,7 +90,9 @@ class RunInfo:
 
 
 def clean_name(name: str) -> str:
-    name = " ".join(str(name).split())
+    if not isinstance(name, str):
+        raise RunError(f"a run name must be text, got {reprlib.repr(name)}")
+    name = " ".join(name.split())
     if not name or len(name) > 200:
         raise RunError(f"a run name must have 1 to 200 characters, got {len(name)}")
     return name
@@ -103,76 +113,110 @@ def parse_json(raw: dict[str, bytes], where: str) -> dict[str, dict[str, Any]]:
     docs = {}
     for fname, data in raw.items():
         try:
-            doc = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise RunError(f"{where}: {fname} is not valid JSON ({err}); the file is corrupted, so delete the run "
-                           "or restore it from an export") from err
+            if len(data) > MAX_JSON_BYTES:
+                raise ValueError(f"it is larger than {MAX_JSON_BYTES // 2**20} MB")
+            doc = json.loads(data)  # RecursionError for deep nesting, ValueError for a number of 5000 digits
+            if _depth(doc) > MAX_DEPTH:
+                raise ValueError(f"it nests more than {MAX_DEPTH} levels deep")
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:
+            raise RunError(f"{where}: {fname} is not valid JSON ({reprlib.repr(str(err))}); the file is corrupted, "
+                           "so delete the run or restore it from an export") from err
         if not isinstance(doc, dict):
             raise RunError(f"{where}: {fname} must hold a JSON object, got {type(doc).__name__}")
         version = doc.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if type(version) is not int or version != SCHEMA_VERSION:
             raise RunError(f"{where}: {fname} has schema_version {version!r}, but this aecore reads only version "
                            f"{SCHEMA_VERSION}; open it with the aecore version that wrote it, or train the run again")
         docs[fname] = doc
     return docs
 
 
+def _depth(doc: Any) -> int:
+    """How deep lists and objects nest, walked without recursion."""
+    deepest, todo = 0, [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                todo.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def run_info(run_id: str, path: Path, docs: dict[str, dict[str, Any]], where: str) -> RunInfo:
     c, h, m = docs["config.json"], docs["history.json"], docs["metrics.json"]
     try:
         config = from_dict(c["config"])
-        shape = tuple(c["input_shape"])
-        if len(shape) != 3 or not all(type(s) is int and 0 < s <= 4096 for s in shape):
-            raise ValueError(f"input_shape must be 3 positive ints (C, H, W), got {c['input_shape']!r}")
-        created = str(c["created"])
-        datetime.fromisoformat(created)
+        shape = c["input_shape"]
+        if (not isinstance(shape, list) or len(shape) != 3 or not all(type(s) is int for s in shape)
+                or not (1 <= shape[0] <= MAX_CHANNELS and 1 <= shape[1] <= MAX_SIDE and 1 <= shape[2] <= MAX_SIDE)):
+            raise ValueError(f"input_shape must be (C, H, W) with 1 to {MAX_CHANNELS} channels and sides of 1 to "
+                             f"{MAX_SIDE} px, got {reprlib.repr(shape)}")
+        created = datetime.fromisoformat(c["created"])
+        created = (created if created.tzinfo else created.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        if not 1970 <= created.year <= 2200:  # pandas, which draws the tables, stops at 2262
+            raise ValueError(f"created must be a date from 1970 to 2200, got {c['created']!r}")
         extra = set(h) - {f.name for f in dataclasses.fields(History)} - {"schema_version"}
         if extra or h["status"] not in STATUSES:
-            raise ValueError(f"unknown history fields {sorted(extra)} or status {h['status']!r}")
+            raise ValueError(f"unknown history fields {sorted(extra)} or status {reprlib.repr(h['status'])}")
+        if not isinstance(h["epochs"], list) or len(h["epochs"]) > MAX_EPOCHS:
+            raise ValueError(f"history epochs must be a list of at most {MAX_EPOCHS} rows")
+        if not isinstance(h.get("message", ""), str):
+            raise ValueError(f"history message must be text, got {reprlib.repr(h['message'])}")
         history = History(
-            status=h["status"], epochs=tuple({str(k): _number(v) for k, v in e.items()} for e in h["epochs"]),
-            steps=int(h["steps"]), seconds=_number(h["seconds"]), images_per_sec=_number(h["images_per_sec"]),
-            best_epoch=int(h.get("best_epoch", 0)), message=str(h.get("message", "")))
-        metrics = {str(k): _number(v) for k, v in m["metrics"].items()}
-        return RunInfo(run_id, clean_name(c["name"]), path, config, history, metrics, created,
-                       {k: v for k, v in docs["env.json"].items() if k != "schema_version"}, shape)  # type: ignore[arg-type]
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise RunError(f"{where}: its JSON files are malformed ({type(err).__name__}: {err}); "
-                       "delete the run or restore it from an export") from err
+            status=h["status"], epochs=tuple(_epoch_row(e) for e in h["epochs"]), steps=_count(h["steps"], "steps"),
+            seconds=_amount(h["seconds"], "seconds"), images_per_sec=_amount(h["images_per_sec"], "images_per_sec"),
+            best_epoch=_count(h.get("best_epoch", 0), "best_epoch", MAX_EPOCHS), message=h.get("message", ""))
+        metrics = {_key(k): _number(v) for k, v in m["metrics"].items()}
+        env = {_key(k): _plain(v) for k, v in docs["env.json"].items() if k != "schema_version"}
+        return RunInfo(run_id, clean_name(c["name"]), path, config, history, metrics,
+                       created.isoformat(timespec="microseconds"), env, tuple(shape))  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
+        raise RunError(f"{where}: its JSON files are malformed ({type(err).__name__}: {err}); they were damaged or "
+                       "edited by hand, so export the run again where it was made, or delete it") from err
 
 
 def _number(v: Any) -> float:
+    """Any JSON number: a diverged run's losses are NaN or infinite, and are shown as such."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"expected a number, got {v!r}")
+        raise TypeError(f"expected a number, got {reprlib.repr(v)}")
     return float(v)
 
 
-def weights_header(data: bytes, where: str) -> dict[str, tuple[int, ...]]:
-    """Shapes by key from a safetensors header (8-byte little-endian length, then JSON), parsed by hand."""
-    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
-    try:
-        if not 2 <= size <= min(len(data) - 8, MAX_HEADER):
-            raise ValueError("bad header length")
-        header = json.loads(data[8:8 + size])
-        return {k: tuple(int(s) for s in v["shape"]) for k, v in header.items() if k != "__metadata__"}
-    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as err:
-        kind = ("a zip archive as torch.save writes" if data[:2] == b"PK" else
-                "a Python pickle" if data[:1] == b"\x80" else "something else")
-        raise RunError(f"{where}: {WEIGHTS} is not a safetensors file (it looks like {kind}). It was not opened: "
-                       "pickle-based files can run code when loaded. Save weights with save_run, which writes "
-                       "safetensors") from err
+def _amount(v: Any, what: str) -> float:
+    """A finite number at least 0 (seconds, speeds): pages format these as durations."""
+    x = _number(v)
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError(f"{what} must be a finite number at least 0, got {v!r}")
+    return x
 
 
-def check_shapes(header: dict[str, tuple[int, ...]], model: nn.Module, where: str) -> None:
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing, unexpected = sorted(expected.keys() - header.keys()), sorted(header.keys() - expected.keys())
-    if missing or unexpected:
-        raise RunError(f"{where}: {WEIGHTS} does not fit the model in config.json (missing keys: {missing[:5]}, "
-                       f"unexpected keys: {unexpected[:5]}); the weights belong to another model")
-    for key, shape in expected.items():
-        if header[key] != shape:
-            raise RunError(f"{where}: weight {key!r} has shape {list(header[key])} but the model in config.json "
-                           f"needs {list(shape)}; the weights belong to another configuration")
+def _count(v: Any, what: str, hi: int = 2**53) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
+        raise ValueError(f"{what} must be a whole number from 0 to {hi}, got {reprlib.repr(v)}")
+    return v
+
+
+def _key(k: str) -> str:
+    if len(k) > 100:
+        raise ValueError(f"a key of {len(k)} characters is not a metric or setting name")
+    return k
+
+
+def _plain(v: Any) -> Any:
+    """An env.json value: text, a number, true/false or null, as save_run writes; pages show them as text."""
+    if v is not None and not isinstance(v, (str, int, float)) or isinstance(v, str) and len(v) > 1000:
+        raise ValueError(f"env.json values must be short text or numbers, got {reprlib.repr(v)}")
+    return v
+
+
+def _epoch_row(row: Any) -> dict[str, float]:
+    if not isinstance(row, dict):
+        raise TypeError(f"a history row must be an object, got {reprlib.repr(row)}")
+    out = {_key(k): _number(v) for k, v in row.items()}
+    if not ("epoch" in out and out["epoch"].is_integer() and 1 <= out["epoch"] <= MAX_EPOCHS):
+        raise ValueError(f"each history row needs an epoch number from 1 to {MAX_EPOCHS}, got {reprlib.repr(row)}")
+    return out
 
 
 def unzip_run(data: bytes, where: str) -> dict[str, bytes]:
@@ -208,13 +252,17 @@ def unzip_run(data: bytes, where: str) -> dict[str, bytes]:
 
 
 def check_png(data: bytes, where: str) -> None:
+    """A PNG small enough to enlarge for the page, decoded in full (verify alone misses broken pixel data)."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-            if img.width * img.height > 4096 * 4096:
+            if img.width * img.height > MAX_PREVIEW_PIXELS:
                 raise ValueError(f"{img.width}x{img.height} is too large for a preview")
             img.verify()
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            img.load()
     except Exception as err:  # PIL raises many types for a broken image
-        raise RunError(f"{where}: {PREVIEW} is not a valid PNG ({err}); drop it from the zip or export again") from err
+        raise RunError(f"{where}: {PREVIEW} is not a valid PNG ({err}); delete that file, or export the run again "
+                       "where it was made") from err
 
 
 def preview_png(model: nn.Module, x: torch.Tensor, shape: tuple[int, ...], n: int = 8, pad: int = 2) -> bytes:

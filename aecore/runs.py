@@ -9,13 +9,14 @@ config; nothing here unpickles, so a crafted file cannot run code. `export_run`/
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
-import json
 import os
 import re
 import secrets
 import shutil
+import stat
 import time
 import zipfile
 from datetime import datetime, timezone
@@ -27,10 +28,9 @@ import torch
 from torch import nn
 
 from .config import RunConfig, to_dict
-from .models import build_model
-from .run_format import (JSON_FILES, MAX_HEADER, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
-                         check_png, check_shapes, clean_name, dump_json, env_info, parse_json, preview_png, run_info,
-                         unzip_run, weights_header)
+from .run_format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
+                         check_png, clean_name, dump_json, env_info, parse_json, preview_png, run_info, unzip_run)
+from .run_weights import check_size, model_from_weights
 from .train import TrainResult
 
 __all__ = ["JSON_FILES", "PREVIEW", "RUN_FILES", "SCHEMA_VERSION", "WEIGHTS", "RunError", "RunInfo", "default_name",
@@ -59,8 +59,9 @@ def save_run(result: TrainResult, root: str | Path | None = None, name: str | No
     shape = getattr(model, "image_shape", None) or (tuple(preview_images.shape[1:]) if preview_images is not None else None)
     if shape is None or len(shape) != 3:
         raise RunError("cannot tell the model's input shape (C, H, W): give the model an image_shape attribute")
-    when = datetime.now(timezone.utc)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    check_size(sum(t.numel() for t in tensors.values()), "this run")  # one it could not load back is refused now
+    when = datetime.now(timezone.utc)
     files = {
         "config.json": dump_json({"name": clean_name(name or result.config.name or default_name(result.config)),
                               "created": when.isoformat(timespec="microseconds"),
@@ -81,13 +82,19 @@ def list_runs(root: str | Path | None = None, errors: list[RunError] | None = No
     if not base.is_dir():
         return []
     runs = []
-    for path in base.iterdir():
+    try:
+        paths = list(base.iterdir())
+    except OSError as err:
+        paths = []
+        if errors is not None:
+            errors.append(RunError(f"cannot list the runs in {base} ({err.strerror}); check the folder's permissions"))
+    for path in paths:
         if path.name.startswith(".") or not path.is_dir():
             continue  # temp folders of saves, imports and deletes in flight
         try:
             runs.append(load_run(path.name, base))
         except RunError as err:
-            if errors is not None:
+            if errors is not None and os.path.lexists(path):  # a run deleted meanwhile is simply gone
                 errors.append(err)
     return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
@@ -96,51 +103,36 @@ def load_run(run_id: str, root: str | Path | None = None) -> RunInfo:
     """A run's metadata (not its weights); RunError if it is missing, incomplete or unreadable."""
     path = _run_path(run_id, root)
     where = f"run {run_id}"
-    raw = {}
-    for fname in (*JSON_FILES, WEIGHTS):
-        if not (path / fname).is_file():
-            raise RunError(f"{where} is incomplete: {fname} is missing from {path}. "
-                           "Delete the run, or restore the file from an export of it.")
-        if fname != WEIGHTS:
-            try:
-                raw[fname] = (path / fname).read_bytes()
-            except OSError as err:
-                raise RunError(f"{where}: cannot read {fname} ({err}); check the folder's permissions") from err
+    raw = {fname: _read(path / fname, where) for fname in JSON_FILES}
+    _read(path / WEIGHTS, where, open_only=True)
     return run_info(run_id, path, parse_json(raw, where), where)
 
 
 def load_model(run: str | RunInfo, root: str | Path | None = None, device: torch.device | str = "cpu") -> nn.Module:
     """The run's model rebuilt from its config with the stored weights, in eval mode on `device`."""
     info = run if isinstance(run, RunInfo) else load_run(run, root)
-    where, path = f"run {info.id}", info.path / WEIGHTS
-    model = build_model(info.config.model, info.input_shape)
-    try:
-        with open(path, "rb") as f:  # only the header: shapes are checked before any tensor is read
-            head = f.read(8)
-            header = weights_header(head + f.read(min(int.from_bytes(head, "little"), MAX_HEADER)), where)
-    except OSError as err:
-        raise RunError(f"{where}: cannot read {WEIGHTS} ({err}); the run may be incomplete, so delete it") from err
-    check_shapes(header, model, where)
-    try:
-        state = safetensors.torch.load_file(str(path), device="cpu")
-    except (safetensors.SafetensorError, OSError, ValueError) as err:
-        raise RunError(f"{where}: {WEIGHTS} is damaged ({err}); delete the run or import it again") from err
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval()
+    where = f"run {info.id}"
+    return model_from_weights(info, _read(info.path / WEIGHTS, where), where).to(device).eval()
 
 
 def rename_run(run_id: str, name: str, root: str | Path | None = None) -> RunInfo:
     """Give a run a new display name (rewrites config.json atomically)."""
     info = load_run(run_id, root)
-    doc = json.loads((info.path / "config.json").read_bytes())
+    where = f"run {run_id}"
+    doc = parse_json({"config.json": _read(info.path / "config.json", where)}, where)["config.json"]
     doc["name"] = clean_name(name)
     tmp = info.path / f".config.json.{secrets.token_hex(4)}.tmp"
     try:
         _write_file(tmp, dump_json(doc))
         os.replace(tmp, info.path / "config.json")
+        _fsync_dir(info.path)
+    except FileNotFoundError as err:  # the folder went away: never recreate it
+        raise RunError(f"{where} was deleted while it was being renamed, perhaps in another window") from err
+    except OSError as err:
+        raise RunError(f"{where}: cannot rename it ({err.strerror}); check the folder's permissions") from err
     finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(info.path)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return load_run(run_id, root)
 
 
@@ -148,8 +140,13 @@ def delete_run(run_id: str, root: str | Path | None = None) -> None:
     """Remove a run; it leaves listings at once (renamed away), then its files are deleted."""
     path = _run_path(run_id, root)
     trash = path.with_name(f".del-{run_id}-{secrets.token_hex(3)}")
-    os.replace(path, trash)
-    _fsync_dir(path.parent)
+    try:
+        os.replace(path, trash)
+        _fsync_dir(path.parent)
+    except FileNotFoundError as err:
+        raise RunError(f"run {run_id} was already deleted, perhaps in another window") from err
+    except OSError as err:
+        raise RunError(f"run {run_id}: cannot delete it ({err.strerror}); check the folder's permissions") from err
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -159,9 +156,9 @@ def export_run(run_id: str, root: str | Path | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for fname in RUN_FILES:
-            if (info.path / fname).is_file():
-                packed = zipfile.ZIP_DEFLATED if fname.endswith(".json") else zipfile.ZIP_STORED
-                zf.write(info.path / fname, fname, compress_type=packed)
+            data = _read(info.path / fname, f"run {run_id}", missing_ok=fname == PREVIEW)
+            if data is not None:
+                zf.writestr(fname, data, compress_type=zipfile.ZIP_DEFLATED if fname.endswith(".json") else zipfile.ZIP_STORED)
     return buf.getvalue()
 
 
@@ -170,13 +167,7 @@ def import_run(data: bytes, root: str | Path | None = None) -> RunInfo:
     where = "the imported zip"
     files = unzip_run(data, where)
     docs = parse_json({n: files[n] for n in JSON_FILES}, where)
-    info = run_info("import", Path("."), docs, where)
-    model = build_model(info.config.model, info.input_shape)
-    check_shapes(weights_header(files[WEIGHTS], where), model, where)
-    try:
-        model.load_state_dict(safetensors.torch.load(files[WEIGHTS]), strict=True)
-    except (safetensors.SafetensorError, RuntimeError, ValueError) as err:
-        raise RunError(f"{where}: {WEIGHTS} is damaged ({err}); export the run again") from err
+    model_from_weights(run_info("import", Path("."), docs, where), files[WEIGHTS], where)
     if PREVIEW in files:
         check_png(files[PREVIEW], where)
     when = datetime.now(timezone.utc)
@@ -187,8 +178,11 @@ def import_run(data: bytes, root: str | Path | None = None) -> RunInfo:
 
 def read_preview(run_id: str, root: str | Path | None = None) -> bytes | None:
     """The run's preview PNG (originals above reconstructions), or None if it has none."""
-    path = _run_path(run_id, root) / PREVIEW
-    return path.read_bytes() if path.is_file() else None
+    where = f"run {run_id}"
+    data = _read(_run_path(run_id, root) / PREVIEW, where, missing_ok=True)
+    if data is not None:
+        check_png(data, where)
+    return data
 
 
 def _root(root: str | Path | None) -> Path:
@@ -196,10 +190,58 @@ def _root(root: str | Path | None) -> Path:
 
 
 def _run_path(run_id: str, root: str | Path | None) -> Path:
+    """The run's folder: a plain folder directly in the root, never a link that leads elsewhere."""
     base = _root(root)
-    if not isinstance(run_id, str) or not _ID.fullmatch(run_id) or not (base / run_id).is_dir():
-        raise RunError(f"unknown run id {run_id!r} in {base}; it may have been deleted, so pick one from list_runs()")
+    unknown = RunError(f"unknown run id {run_id!r} in {base}; it may have been deleted, so pick one from list_runs()")
+    if not isinstance(run_id, str) or not _ID.fullmatch(run_id):
+        raise unknown
+    try:
+        mode = os.lstat(base / run_id).st_mode
+    except OSError:
+        raise unknown from None
+    if stat.S_ISLNK(mode):
+        raise RunError(f"run {run_id} in {base} is a link to another folder, which the store does not follow; "
+                       "move the run folder itself into the store")
+    if not stat.S_ISDIR(mode):
+        raise unknown
     return base / run_id
+
+
+def _read(path: Path, where: str, missing_ok: bool = False, open_only: bool = False) -> bytes | None:
+    """One of a run's files, read only if it is a plain file (not a link, folder or pipe) within its size bound."""
+    limit = MAX_FILE_BYTES[path.name]
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # a pipe must not block us
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise RunError(f"{where}: {path.name} is a link, which the store does not follow; a run holds plain files")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise RunError(f"{where} was deleted meanwhile, perhaps in another window; pick one from the list") from None
+        if missing_ok:
+            return None
+        raise RunError(f"{where} is incomplete: {path.name} is missing from {path.parent}. "
+                       "Delete the run, or restore the file from an export of it.") from None
+    except OSError as err:
+        raise RunError(f"{where}: cannot read {path.name} ({err.strerror}); check the folder's permissions") from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RunError(f"{where}: {path.name} is not a plain file; delete the run or restore it from an export")
+        if info.st_size > limit:
+            raise RunError(f"{where}: {path.name} is larger than {limit // 2**20} MB, which no run's file is; "
+                           "delete the run or restore it from an export")
+        if open_only:
+            return None
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as err:
+        raise RunError(f"{where}: cannot read {path.name} ({err.strerror})") from err
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise RunError(f"{where}: {path.name} grew past {limit // 2**20} MB while it was read")
+    return data
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -220,28 +262,38 @@ def _fsync_dir(path: Path) -> None:
 
 def _commit(root: Path, files: dict[str, bytes], when: datetime) -> str:
     """Write files into `.tmp-<id>` inside root, then rename it to `<id>` in one step; returns the id."""
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create the run store {root} ({err.strerror}); set AECORE_RUNS_DIR to a folder "
+                       "you can write") from err
     for old in [*root.glob(".tmp-*"), *root.glob(".del-*")]:  # leftovers of killed saves and deletes
         try:
             if time.time() - old.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass  # another process removed it first
-    while True:
-        run_id = f"{when:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-        tmp = root / f".tmp-{run_id}"
-        if not (root / run_id).exists():
-            try:
-                tmp.mkdir()
-                break
-            except FileExistsError:
-                continue
+    try:
+        while True:
+            run_id = f"{when:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+            tmp = root / f".tmp-{run_id}"
+            if not (root / run_id).exists():
+                try:
+                    tmp.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+    except OSError as err:
+        raise RunError(f"cannot write the run into {root} ({err.strerror}); check free space and permissions") from err
     try:
         for fname, data in files.items():
             _write_file(tmp / fname, data)
         _fsync_dir(tmp)
         os.replace(tmp, root / run_id)
         _fsync_dir(root)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot write the run into {root} ({err.strerror}); check free space and permissions") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,0 +1,93 @@
+"""Uploading crafted run zips on the Runs page: each is refused with a clear message within 2 s, in little memory.
+
+The zips are small real exports whose config asks for a huge model (the issue's cases, and one that passes
+every per-field bound but not the model's size). The server has its own empty store, so its memory can be
+read from /proc while it refuses them; it must stay up and under 1 GB at its peak.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aecore import runs
+from aecore.config import RunConfig
+from aecore.models import build_model, default_config
+from aecore.train import History, TrainResult
+from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+
+CRAFTED = {  # name: (model fields, input_shape, what the refusal names)
+    "hidden-300000": ({"hidden": [300000]}, None, "300000"),
+    "hidden-4000000": ({"hidden": [4000000]}, None, "4000000"),
+    "latent-4096-on-4096px": ({"latent_dim": 4096}, [1, 4096, 4096], "4096"),
+    "eight-wide-layers": ({"hidden": [4096] * 8}, None, "parameters"),
+}
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """The process's resident memory now (VmRSS) and at its peak (VmHWM), in kB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {k: int(fields[k].split()[0]) for k in ("VmRSS", "VmHWM")}
+
+
+@pytest.fixture(scope="module")
+def runs_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs-browser") / "runs"
+    root.mkdir()
+    proc, url = start_server(root)
+    yield proc, url, root
+    stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def crafted_zips(tmp_path_factory) -> dict[str, bytes]:
+    src = tmp_path_factory.mktemp("crafted")
+    cfg = RunConfig(model=dataclasses.replace(default_config("mlp_ae"), latent_dim=4, hidden=(8,)))
+    result = TrainResult(cfg, build_model(cfg.model, (1, 28, 28)), History("done", (), 2, 0.5, 100.0))
+    with zipfile.ZipFile(io.BytesIO(runs.export_run(runs.save_run(result, src).id, src))) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    out = {}
+    for name, (model, shape, _) in CRAFTED.items():
+        doc = json.loads(files["config.json"])
+        doc["config"]["model"].update(model)
+        doc["input_shape"] = shape or doc["input_shape"]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for fname, data in {**files, "config.json": json.dumps(doc).encode()}.items():
+                zf.writestr(fname, data)
+        out[name] = buf.getvalue()
+    return out
+
+
+def test_crafted_uploads_are_refused_quickly_and_the_server_stays_small(page, runs_server, crafted_zips):
+    proc, url, root = runs_server
+    page.goto(f"{url}/runs")
+    page.get_by_text("No saved runs yet", exact=False).wait_for(timeout=90_000)
+    wait_idle(page)
+    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    for name, data in crafted_zips.items():
+        start = time.perf_counter()
+        uploader.set_input_files({"name": f"{name}.zip", "mimeType": "application/zip", "buffer": data})
+        refusal = page.locator('[data-testid="stAlertContentError"]').filter(has_text="could not be added")
+        refusal.filter(has_text=CRAFTED[name][2]).wait_for(timeout=10_000)
+        seconds = time.perf_counter() - start
+        record_timing(f"runs_upload_refused_{name}_s", seconds)
+        assert seconds < 2.0, f"{name} took {seconds:.1f} s to refuse"
+        wait_idle(page)
+        no_exception(page)
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+            assert r.read().strip() == b"ok"
+        assert proc.poll() is None
+        mem = memory_kb(proc.pid)
+        assert mem["VmHWM"] < 1024 * 1024, f"after {name} the server peaked at {mem['VmHWM'] // 1024} MB"
+        if name == "hidden-300000":
+            screenshot(page, "runs-upload-refused")
+    assert runs.list_runs(root) == []
+    print(f"server memory after the uploads: {memory_kb(proc.pid)} kB")
