@@ -192,7 +192,8 @@ def _root(root: str | Path | None) -> Path:
 def _run_path(run_id: str, root: str | Path | None) -> Path:
     """The run's folder: a plain folder directly in the root, never a link that leads elsewhere."""
     base = _root(root)
-    unknown = RunError(f"unknown run id {run_id!r} in {base}; it may have been deleted, so pick one from list_runs()")
+    unknown = RunError(f"unknown run id {run_id!r} in {base}: it may have been deleted, perhaps in another window; "
+                       "pick another run")
     if not isinstance(run_id, str) or not _ID.fullmatch(run_id):
         raise unknown
     try:

@@ -82,6 +82,14 @@ def delete(run_id: str) -> None:
     st.session_state.pop("run", None)
 
 
+def check_download(run_id: str) -> None:
+    """After a click on Download: a run deleted meanwhile (in another window) cannot be exported, so say why."""
+    try:
+        aecore.runs.load_run(run_id)
+    except RunError as err:
+        st.session_state.runs_notice = ("error", f"Could not download the run: {plain(err)}")
+
+
 def import_upload() -> None:
     upload = st.session_state.get("upload")
     if upload is not None:
@@ -129,7 +137,7 @@ def show_actions(run: RunInfo) -> None:
     download_col, delete_col = st.columns(2)
     download_col.download_button("Download (.zip)", data=functools.partial(aecore.runs.export_run, run.id),
                                  file_name=file_name(run.name), mime="application/zip", key="download_run",
-                                 icon=":material/download:", on_click="ignore", width="stretch",
+                                 icon=":material/download:", on_click=check_download, args=(run.id,), width="stretch",
                                  help="The model and its history in one file, to keep or to add to another studio.")
     if st.session_state.get("pending_delete") != run.id:
         delete_col.button("Delete", key="delete", icon=":material/delete:", width="stretch",

@@ -91,3 +91,26 @@ def test_crafted_uploads_are_refused_quickly_and_the_server_stays_small(page, ru
             screenshot(page, "runs-upload-refused")
     assert runs.list_runs(root) == []
     print(f"server memory after the uploads: {memory_kb(proc.pid)} kB")
+
+
+def test_download_works_and_a_run_deleted_meanwhile_is_a_message(page, runs_server, tmp_path):
+    proc, url, root = runs_server
+    cfg = RunConfig(model=dataclasses.replace(default_config("mlp_ae"), latent_dim=4, hidden=(8,)), name="to share")
+    info = runs.save_run(TrainResult(cfg, build_model(cfg.model, (1, 28, 28)), History("done", (), 2, 0.5, 100.0)), root)
+    page.goto(f"{url}/runs")
+    button = page.get_by_role("button", name="Download (.zip)")
+    button.wait_for(timeout=90_000)
+    wait_idle(page)
+    with page.expect_download(timeout=30_000) as download:
+        button.click()
+    saved = tmp_path / "run.zip"
+    download.value.save_as(saved)
+    assert runs.import_run(saved.read_bytes(), tmp_path / "elsewhere").name == "to share"
+    wait_idle(page)
+    runs.delete_run(info.id, root)  # another window deletes the run this one still shows
+    button.click()
+    page.get_by_text("Could not download the run", exact=False).wait_for(timeout=30_000)
+    wait_idle(page)
+    no_exception(page)
+    assert "deleted" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    screenshot(page, "runs-download-of-deleted-run")
