@@ -132,8 +132,7 @@ def one_class_demo(
     train, test = load_dataset(DataConfig(name=dataset))
     normal = one_class_split(train, normal_class)
     name = train.classes[normal_class]
-    torch.manual_seed(seed)  # weights initialise the same way for the same seed
-    model = build_model(ONE_CLASS_MODEL, normal.shape)
+    model = build_model(ONE_CLASS_MODEL, normal.shape, seed=seed)  # from its own generator: other threads share torch's
     cfg = TrainConfig(epochs=epochs, batch_size=64, patience=0, seed=seed)
 
     def on_step(e: TrainEvent) -> None:

@@ -29,6 +29,12 @@ _RENAMED = {"data": ("data", "name"), "model": ("model", "kind")}
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 _CHOICES = {("data", "name"): DATASET_NAMES, ("model", "kind"): MODEL_KINDS, ("model", "activation"): ACTIVATIONS,
             ("model", "output"): OUTPUTS, ("model", "recon_loss"): RECON_LOSSES, ("train", "noise"): NOISE_KINDS}
+_NOTES = {
+    "patience": ": epochs without a min-delta drop in validation loss before stopping (0 = never); "
+                "the epoch with the lowest validation loss is kept",
+    "min-delta": ": the drop in validation loss that counts as better, in the loss's own unit: mean loss per "
+                 "pixel for autoencoders (MSE about 0.02), nats per image for VAEs (about 250)",
+}
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
@@ -159,7 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress.close()
     h = result.history
     print(f"{h.status}: {h.steps} steps, {h.seconds:.1f} s, {h.images_per_sec:,.0f} img/s. {h.message}".rstrip(), file=sys.stderr)
-    if not h.ok:
+    if not h.finished:
         return 1
     print(format_table([result.metrics], list(result.metrics)))
     if not args.no_save:
@@ -167,6 +173,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         info = save_run(result)
         print(f"saved run {info.id} ({info.name}) in {info.path}", file=sys.stderr)
+    if not h.ok:
+        print(f"warning: the run is marked {h.status}; the app's pages that compare models leave it out", file=sys.stderr)
     return 0
 
 
@@ -243,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices = _CHOICES.get((section, f.name))
         metavar = None if choices else str(f.type).upper().replace("TUPLE[INT, ...]", "N,N")
         train.add_argument(f"--{flag}", type=_value_type(f), choices=choices, metavar=metavar,
-                           help=f"{section}.{f.name}, default {f.default!r}")
+                           help=f"{section}.{f.name}, default {f.default!r}{_NOTES.get(flag, '')}")
     train.set_defaults(func=cmd_train, usage_error=train.error)
     ev = sub.add_parser("evaluate", help="print test metrics of saved runs")
     ev.add_argument("runs", nargs="*", help="run ids (default: every saved run)")

@@ -29,11 +29,12 @@ from .memory import trim
 from .metrics import evaluate
 from .models import build_model
 from .one_image import gray_uint8
-from .train import TrainEvent, TrainResult, fit, reconstruct
+from .train import TrainEvent, TrainResult, fit, reconstruct, score
 
 log = logging.getLogger(__name__)
-STATES = ("queued", "running", "done", "stopped", "diverged", "failed")
-FINISHED = ("done", "stopped", "diverged", "failed")
+STATES = ("queued", "running", "done", "no_better", "stopped", "diverged", "failed")
+# no_better: trained to the end and saved, but it draws the test images no better than the average image
+FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
 STRIP_IMAGES = 8  # test images shown as original vs reconstruction while training
 MAX_CURVE_POINTS = 400  # step losses kept for the live chart
 
@@ -108,10 +109,7 @@ class JobRegistry:
     def progress(self, job_id: str) -> Progress:
         """The latest snapshot; KeyError for an id this process does not know (e.g. after a restart)."""
         with self._lock:
-            job = self._jobs[job_id]
-            if job.id in self._queue:
-                return dataclasses.replace(job.snapshot, queue_position=self._queue.index(job.id) + 1)
-            return job.snapshot
+            return self._snapshot(self._jobs[job_id])
 
     def stop(self, job_id: str, keep: bool | None = None) -> None:
         """Ask a job to stop within one batch; a queued job is dropped at once. `keep` saves the partial model."""
@@ -125,10 +123,9 @@ class JobRegistry:
                 job.update(state="stopped", message="stopped before it started")
 
     def jobs(self) -> list[Progress]:
-        """Every known job, newest first."""
+        """Every known job, newest first, read in one go: old jobs are forgotten by other threads meanwhile."""
         with self._lock:
-            ids = list(self._jobs)[::-1]
-        return [self.progress(i) for i in ids if i in self._jobs]
+            return [self._snapshot(job) for job in reversed(self._jobs.values())]
 
     def wait(self, job_id: str, timeout: float | None = None) -> Progress:
         """Block until the job has finished and its thread has ended (for scripts and tests)."""
@@ -148,6 +145,11 @@ class JobRegistry:
     def active_threads(self) -> int:
         with self._lock:
             return sum(t.is_alive() for t in self._threads.values())
+
+    def _snapshot(self, job: _Job) -> Progress:  # caller holds the lock
+        if job.id in self._queue:
+            return dataclasses.replace(job.snapshot, queue_position=self._queue.index(job.id) + 1)
+        return job.snapshot
 
     def _dispatch(self) -> None:  # caller holds the lock
         while self._queue and len(self._running) < self.max_concurrent:
@@ -200,8 +202,7 @@ def _train(job: _Job, root: str | Path | None) -> None:
     device = pick_device()
     train, test = load_dataset(cfg.data)
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model, train.shape).to(device)
+    model = build_model(cfg.model, train.shape, seed=cfg.train.seed).to(device)
     strip = _strip_images(test)
     recons = [(0, gray_uint8(reconstruct(model, strip, device)))]
     curve: list[tuple[int, float]] = []
@@ -225,12 +226,16 @@ def _train(job: _Job, root: str | Path | None) -> None:
         job.update(**changes)
 
     history = fit(model, train, val, cfg.train, device, on_step, job.stop_requested.is_set)
-    metrics = evaluate(model, test, device) if history.ok or job.keep_partial else {}
+    metrics = {}
+    if history.finished:
+        history, metrics = score(model, history, train, test, device)
+    elif job.keep_partial:
+        metrics = evaluate(model, test, device)
     result = TrainResult(cfg, model, history, metrics)
     run_id = None
-    if history.ok or (history.status == "stopped" and job.keep_partial and history.steps > 0):
+    if history.finished or (history.status == "stopped" and job.keep_partial and history.steps > 0):
         run_id = save_run(result, root=root, preview_images=strip).id
-    state = {"done": "done", "early_stopped": "done", "stopped": "stopped", "diverged": "diverged"}[history.status]
+    state = {"early_stopped": "done"}.get(history.status, history.status)
     message = history.message
     if state == "diverged":
         message += ". Nothing was saved."

@@ -97,19 +97,18 @@ def _scan(
     parts: dict[str, list[Tensor]] = {name: [] for name in METRICS}
     sums: dict[str, float] = {}
     want_loss = with_loss and hasattr(model, "loss")
-    # the ELBO needs a sampled z: a fixed seed in a forked RNG makes scores repeatable without
-    # disturbing the caller's random stream
-    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+    # the ELBO needs a sampled z: a generator of the scan's own, seeded the same each time, makes scores
+    # repeatable and leaves torch's global generator (shared with every other thread) alone
+    gen = torch.Generator(device=device).manual_seed(0)
     try:
-        with torch.inference_mode(), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(0)
+        with torch.inference_mode():
             for start in range(0, len(split), batch_size):
                 x = to_float(split.x[start:start + batch_size], device)
                 x_hat = model(x).clamp(0.0, 1.0)  # linear-output models can overshoot
                 for name, value in per_image_metrics(x, x_hat).items():
                     parts[name].append(value.float().cpu())
                 if want_loss:
-                    _, logs = model.loss(x, x)
+                    _, logs = model.loss(x, x, gen)
                     want_loss = "kl" in logs  # only VAEs have an ELBO worth a second pass
                     for key in ELBO_LOGS:
                         if want_loss and key in logs:

@@ -13,7 +13,7 @@ import streamlit as st
 import aecore.runs
 from aecore.runs import RunError, RunInfo
 from ui.images import enlarge_png
-from ui.runs import file_name, import_zip, local_times, runs_table, settings_text
+from ui.runs import file_name, import_zip, local_times, runs_table, settings_text, status_warning
 from ui.shell import require_shell
 from ui.widgets import METRICS, show_metrics
 from ui.text import plain
@@ -123,9 +123,8 @@ def show_run(run: RunInfo) -> None:
     with details:
         st.markdown(f"#### {plain(run.name)}")
         st.caption(settings_text(run))
-        if not run.ok:
-            st.warning(f"This run stopped before it finished ({plain(run.history.message or run.status)}), "
-                       "so its model is partial.", icon=":material/warning:")
+        if warning := status_warning(run):
+            st.warning(warning, icon=":material/warning:")
         show_metrics(run.metrics)
         show_actions(run)
 

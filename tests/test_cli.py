@@ -98,7 +98,7 @@ def test_module_entry_point_runs(runs_dir):
     out = subprocess.run([sys.executable, "-m", "aecore", "train", "--max-steps", "2", "--limit-test", "20", "--no-save"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "done: 2 steps" in out.stderr
+    assert "no_better: 2 steps" in out.stderr and "warning: the run is marked no_better" in out.stderr
 
 
 def test_a_real_training_run_prints_a_clean_progress_bar_and_its_own_status_line(runs_dir):
@@ -111,7 +111,7 @@ def test_a_real_training_run_prints_a_clean_progress_bar_and_its_own_status_line
     err = out.stderr
     assert "nan" not in err.lower(), err
     lines = err.split("\n")
-    assert any(line.startswith("done: 3 steps") for line in lines), err  # not glued onto the bar
+    assert any(line.startswith("no_better: 3 steps") for line in lines), err  # not glued onto the bar
     assert [line.split(":")[0] for line in lines if line.startswith("epoch ")] == ["epoch 1", "epoch 2"], err
     bar = next(line for line in lines if "3/3" in line)
     assert "epoch=2" in bar and "loss=" in bar and "img/s=" in bar, err

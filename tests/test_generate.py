@@ -73,3 +73,13 @@ def test_manifold_grid_needs_a_2d_latent():
 def test_colour_images_keep_their_channels_last():
     vae = build_model(dataclasses.replace(default_config("conv_vae"), latent_dim=2), (3, 16, 12))
     assert manifold_grid(vae, size=3).shape == (48, 36, 3)
+
+
+def test_prior_samples_ignore_and_leave_alone_torchs_global_generator():
+    vae = model("vae")
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    a = sample_prior(vae, 4, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(2)
+    assert np.array_equal(a, sample_prior(vae, 4, seed=3))

@@ -1,13 +1,19 @@
+import dataclasses
+import random
+import sys
 import threading
 import time
 
 import pytest
+import safetensors.torch
+import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.jobs import JobRegistry
+from aecore.models import default_config
 from aecore.runs import list_runs, load_run
 
-SMALL = RunConfig(DataConfig(limit_train=600, limit_test=100), ModelConfig(), TrainConfig(epochs=2, batch_size=64))
+SMALL = RunConfig(DataConfig(limit_train=1500, limit_test=100), ModelConfig(), TrainConfig(epochs=2, batch_size=64))
 LONG = RunConfig(DataConfig(limit_test=100), ModelConfig(), TrainConfig(epochs=200, batch_size=32, patience=0))
 DIVERGES = RunConfig(
     DataConfig(limit_train=2000, limit_test=50),
@@ -28,11 +34,11 @@ def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
     job_id = reg.start(SMALL)
     p = reg.wait(job_id, timeout=60)
     assert p.state == "done" and p.finished and p.fraction == 1.0
-    assert p.step == p.total_steps == 18 and p.epoch == 2  # 540 training images / 64, twice
+    assert p.step == p.total_steps == 44 and p.epoch == 2  # 1350 training images / 64, twice
     assert [e for e, _ in p.recons] == [0, 1, 2]
     assert p.originals.shape == (8, 28, 28) and p.recons[-1][1].shape == (8, 28, 28)
     assert len(p.epochs) == 2 and all("val_loss" in e for e in p.epochs)
-    assert p.curve and p.curve[-1][0] == 18
+    assert p.curve and p.curve[-1][0] == 44
     assert set(p.metrics) >= {"mse", "ssim"}
     info = load_run(p.run_id)
     assert info.ok and info.config == SMALL and [r.id for r in list_runs()] == [p.run_id]
@@ -125,3 +131,81 @@ def test_unknown_job_id_raises_key_error():
 def test_start_rejects_anything_but_a_run_config():
     with pytest.raises(TypeError, match="RunConfig"):
         JobRegistry().start({"model": "mlp_ae"})  # type: ignore[arg-type]
+
+
+def test_a_run_no_better_than_the_average_image_is_saved_and_marked(runs_dir):
+    cfg = RunConfig(DataConfig(limit_train=1000, limit_test=200), ModelConfig(), TrainConfig(lr=1.0, epochs=2))
+    reg = JobRegistry()
+    p = reg.wait(reg.start(cfg), 60)
+    assert p.state == "no_better" and p.finished and "average image" in p.message
+    assert p.metrics["mse"] >= p.metrics["mean_image_mse"]
+    info = load_run(p.run_id)
+    assert info.status == "no_better" and not info.ok and info.metrics["mean_image_mse"] == p.metrics["mean_image_mse"]
+    assert [r.id for r in list_runs()] == [p.run_id]
+
+
+def _weights(run_id: str) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(load_run(run_id).path / "weights.safetensors")
+
+
+@pytest.mark.parametrize("kind", ["mlp_ae", "vae"])
+def test_same_seed_gives_the_same_weights_alone_or_side_by_side(kind, runs_dir):
+    cfg = RunConfig(DataConfig(limit_train=600, limit_test=50), default_config(kind),
+                    TrainConfig(epochs=1, batch_size=32, seed=5))
+    alone = JobRegistry()
+    reference = _weights(alone.wait(alone.start(cfg), 60).run_id)
+
+    stop = threading.Event()
+
+    def meddle() -> None:  # what page scoring or another library does with torch's global generator
+        while not stop.is_set():
+            torch.manual_seed(random.randrange(1000))
+            torch.randn(64)
+
+    meddler = threading.Thread(target=meddle, daemon=True)
+    meddler.start()
+    try:
+        reg = JobRegistry(max_concurrent=2)
+        ids = [reg.start(cfg), reg.start(cfg)]
+        done = [reg.wait(i, 120) for i in ids]
+    finally:
+        stop.set()
+        meddler.join()
+    for p in done:
+        assert p.run_id and p.state in ("done", "no_better"), p.message  # 17 steps: the weights are what counts
+        weights = _weights(p.run_id)
+        assert weights.keys() == reference.keys()
+        assert all(torch.equal(weights[k], reference[k]) for k in reference), kind
+
+
+def test_listing_jobs_while_old_ones_are_forgotten_never_raises(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "empty"))  # every job fails at once: tiny jobs
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to hit any unlocked gap
+    reg = JobRegistry(max_concurrent=2, keep_finished=2)
+    cfg = RunConfig(DataConfig(name="mnist"))
+    errors: list[tuple[str, BaseException]] = []
+    done = threading.Event()
+
+    def churn() -> None:
+        try:
+            for _ in range(300):
+                reg.wait(reg.start(cfg), 30)
+        except BaseException as err:  # noqa: BLE001  (reported below)
+            errors.append(("start/wait", err))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    listed = 0
+    try:
+        while not done.is_set():
+            listed += len(reg.jobs())
+    except KeyError as err:
+        errors.append(("jobs()", err))
+    finally:
+        done.wait(120)
+        worker.join()
+        sys.setswitchinterval(old_interval)
+    assert not errors and listed > 0

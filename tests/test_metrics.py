@@ -39,7 +39,7 @@ class Identity(nn.Module):
         self.calls.append((self.training, torch.is_inference_mode_enabled()))
         return x.clone()
 
-    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(self, x: Tensor, target: Tensor, generator=None) -> tuple[Tensor, dict[str, Tensor]]:
         l = F.mse_loss(self(x), target)
         return l, {"loss": l}
 
@@ -60,7 +60,7 @@ class FakeVAE(Identity):
         super().__init__()
         self.log_elbo = log_elbo
 
-    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(self, x: Tensor, target: Tensor, generator=None) -> tuple[Tensor, dict[str, Tensor]]:
         recon = x.mean()
         logs = {"loss": 3 * recon, "recon": recon, "kl": 2 * recon}
         if self.log_elbo:
@@ -257,3 +257,27 @@ def test_vae_elbo_scores_repeat_and_leave_the_callers_rng_alone():
     torch.manual_seed(5)
     assert evaluate(model, test)["elbo"] == first["elbo"]
     assert torch.equal(torch.rand(3), after)
+
+
+def test_vae_elbo_scores_repeat_while_another_thread_reseeds_torch():
+    import threading
+
+    from aecore.models import build_model, default_config
+
+    _, test = load_dataset(DataConfig(limit_test=300))
+    model = build_model(default_config("vae"), test.shape)
+    alone = evaluate(model, test, batch_size=10)
+    stop = threading.Event()
+
+    def meddle() -> None:  # another job or page seeding torch's global generator
+        while not stop.is_set():
+            torch.manual_seed(int(torch.randint(1000, ())))
+
+    meddler = threading.Thread(target=meddle, daemon=True)
+    meddler.start()
+    try:
+        busy = [evaluate(model, test, batch_size=10) for _ in range(3)]
+    finally:
+        stop.set()
+        meddler.join()
+    assert all(scores["elbo"] == alone["elbo"] for scores in busy)

@@ -104,12 +104,38 @@ def test_beta_weights_the_kl_term():
 
 
 @pytest.mark.parametrize("kind", list(MODELS))
-def test_same_seed_gives_same_weights(kind):
+def test_same_seed_gives_same_weights_whatever_the_global_rng(kind):
     torch.manual_seed(7)
-    a = build_model(default_config(kind), (1, 28, 28))
-    torch.manual_seed(7)
-    b = build_model(default_config(kind), (1, 28, 28))
+    state = torch.get_rng_state()
+    a = build_model(default_config(kind), (1, 28, 28), seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator is neither used nor moved
+    torch.manual_seed(8)
+    b = build_model(default_config(kind), (1, 28, 28), seed=3)
+    c = build_model(default_config(kind), (1, 28, 28), seed=4)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
+
+
+@pytest.mark.parametrize("kind", [k for k in MODELS if k != "deep_mlp_ae"])
+def test_seeded_weights_are_torchs_own_default_initialisation(kind):
+    torch.manual_seed(3)
+    torch_default = MODELS[kind](default_config(kind), (1, 28, 28))  # each layer's reset_parameters
+    seeded = build_model(default_config(kind), (1, 28, 28), seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(torch_default.state_dict().values(), seeded.state_dict().values()))
+
+
+@pytest.mark.parametrize("kind", ["vae", "conv_vae"])
+def test_vae_noise_comes_from_the_generator_it_is_given(kind):
+    model = build_model(default_config(kind), (1, 28, 28))
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(0)
+    a, _ = model.loss(x, x, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(99)
+    state = torch.get_rng_state()
+    b, _ = model.loss(x, x, generator=torch.Generator().manual_seed(1))
+    c, _ = model.loss(x, x, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a, b) and not torch.equal(a, c)
 
 
 def test_bad_input_shape_is_refused():

@@ -50,9 +50,8 @@ def wait_for(job_id: str, until, timeout: float = 60.0) -> aecore.jobs.Progress:
 def save_small_run(name: str, status: str = "done") -> runs.RunInfo:
     cfg = RunConfig(DataConfig(limit_train=256, limit_test=64), ModelConfig(latent_dim=8),
                     TrainConfig(epochs=1, max_steps=2), name=name)
-    result = train_run(cfg, device="cpu")
-    if status != "done":
-        result = dataclasses.replace(result, history=dataclasses.replace(result.history, status=status))
+    result = train_run(cfg, device="cpu")  # two steps: no_better, unless told otherwise
+    result = dataclasses.replace(result, history=dataclasses.replace(result.history, status=status))
     return runs.save_run(result)
 
 
@@ -121,10 +120,12 @@ def test_a_missing_dataset_offers_a_download_that_fails_clearly_offline(monkeypa
     assert at.button(key="download").label == "Download"  # offered again
 
 
-def start_training(at: AppTest, epochs: int) -> str:
+def start_training(at: AppTest, epochs: int, lr: float | None = None) -> str:
     at.selectbox(key="dataset").set_value("digits").run()
     at.selectbox(key="model").set_value("mlp_ae").run()
     at.number_input(key="epochs").set_value(epochs).run()
+    if lr is not None:
+        at.number_input(key="lr").set_value(lr).run()
     at.button(key="train").click().run()
     assert not at.exception, at.exception
     return at.query_params["job"]
@@ -132,7 +133,7 @@ def start_training(at: AppTest, epochs: int) -> str:
 
 def test_training_from_the_train_page_reaches_done_and_is_saved():
     at = open_page("pages/train.py")
-    job_id = start_training(at, epochs=1)
+    job_id = start_training(at, epochs=10, lr=0.003)  # what beats the average digit: about a second
     p = wait_for(job_id, lambda p: p.finished)
     assert p.state == "done", p.message
     assert [r.id for r in runs.list_runs()] == [p.run_id]
@@ -155,7 +156,7 @@ def test_training_again_follows_the_new_job_not_the_one_in_the_address():
     second = at.query_params["job"]
     assert second != first and at.session_state.job_id == second
     assert aecore.jobs.progress(second).total_epochs == 2  # the settings as they were at the click
-    assert wait_for(second, lambda p: p.finished).state == "done"
+    assert wait_for(second, lambda p: p.finished).state == "no_better"  # two epochs of digits: the average digit
 
 
 def test_clicking_train_again_does_not_start_the_same_job_twice():
@@ -203,6 +204,24 @@ def test_a_job_that_went_wrong_says_what_to_do(monkeypatch, state, message, show
     assert shown in texts(at.error)
     assert message in texts(at.caption)
     assert not at.metric
+
+
+def test_a_model_no_better_than_the_average_image_is_a_warning_not_a_success(monkeypatch):
+    message = "test MSE 0.1895 is no better than the average image's 0.0891: try a lower learning rate or more epochs"
+    p = aecore.jobs.Progress("0123456789ab", "no_better", to_dict(RunConfig()), total_epochs=5, message=message,
+                             metrics={"mse": 0.1895, "mean_image_mse": 0.0891})
+    monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
+    at = open_page("pages/train.py", query={"job": p.job_id})
+    assert "no better than the average image" in texts(at.warning) and "Lower the learning rate" in texts(at.warning)
+    assert not at.success and message in texts(at.caption)
+
+
+def test_runs_table_labels_a_run_no_better_than_the_average_image():
+    save_small_run("flat", status="no_better")
+    at = open_page("pages/runs.py")
+    assert at.dataframe[0].value["Status"].tolist() == ["⚠ no better than the average image"]
+    assert any("no better than the average image would" in w.value for w in at.warning)
+    assert not any("stopped before it finished" in w.value for w in at.warning)
 
 
 def test_a_queued_job_shows_its_place_in_line(monkeypatch):

@@ -8,7 +8,7 @@ from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset, split_validation
 from aecore.models import MODELS, build_model, default_config
 from aecore.noise import corrupt
-from aecore.train import TrainEvent, fit, reconstruct, train_run
+from aecore.train import STATUSES, TrainEvent, fit, mean_image_mse, reconstruct, train_run, validate
 
 FAST = TrainConfig(epochs=2, batch_size=16, patience=0)
 
@@ -65,12 +65,29 @@ def test_divergence_is_reported_with_its_step_never_as_good(tiny_split):
     assert "step 1" in history.message and "learning rate" in history.message
 
 
+@pytest.mark.parametrize("kind, lr", [("conv_vae", 10.0), ("conv_vae", 1.0), ("vae", 1.0)])
+def test_a_loss_that_explodes_is_divergence_not_only_nan(kind, lr):
+    train, _ = load_dataset(DataConfig(limit_train=256))
+    _, history, events = _fit(kind, train, TrainConfig(epochs=1, batch_size=32, lr=lr, patience=0))
+    losses = [e.logs["loss"] for e in events if not e.epoch_end]
+    assert history.status == "diverged" and not history.ok, losses
+    assert "learning rate" in history.message and f"step {history.steps + 1} " in history.message
+    assert len(losses) == history.steps and all(math.isfinite(v) for v in losses)  # stopped at the jump
+
+
+def test_a_sound_run_at_a_high_learning_rate_is_not_called_divergence(tiny_split):
+    _, history, events = _fit("vae", tiny_split, dataclasses.replace(FAST, lr=0.03))
+    losses = [e.logs["loss"] for e in events if not e.epoch_end]
+    assert history.status == "done" and max(losses) > 2 * losses[0], losses  # a spike it recovers from
+
+
 def test_early_stopping_keeps_best_epoch(tiny_split):
     train, val = split_validation(tiny_split, 0.25, 0)
     cfg = TrainConfig(epochs=50, batch_size=16, patience=2, min_delta=10.0)  # nothing beats the first epoch by 10
     model, history, _ = _fit("mlp_ae", train, cfg, val=val)
+    losses = [e["val_loss"] for e in history.epochs]
     assert history.status == "early_stopped" and history.ok
-    assert len(history.epochs) == 3 and history.best_epoch == 1
+    assert len(history.epochs) == 3 and history.best_epoch == 1 + losses.index(min(losses))
 
 
 @pytest.mark.parametrize("noise", ["gaussian", "salt_pepper", "mask"])
@@ -84,9 +101,9 @@ def test_denoising_feeds_noisy_input_and_clean_target(noise, tiny_split):
             super().__init__()
             self.inner = build_model(default_config("mlp_ae"), tiny_split.shape)
 
-        def loss(self, x, target):
+        def loss(self, x, target, generator=None):
             seen.append((x.detach().clone(), target.detach().clone()))
-            return self.inner.loss(x, target)
+            return self.inner.loss(x, target, generator)
 
     cfg = dataclasses.replace(FAST, noise=noise, noise_level=0.3, max_steps=2)
     fit(Spy(), tiny_split, None, cfg)
@@ -124,7 +141,7 @@ def test_corrupt_changes_about_the_asked_share(kind):
 
 
 def test_train_run_scores_the_test_split():
-    cfg = RunConfig(DataConfig(limit_train=512, limit_test=64), ModelConfig(), TrainConfig(epochs=1, batch_size=64))
+    cfg = RunConfig(DataConfig(limit_train=2000, limit_test=64), ModelConfig(), TrainConfig(epochs=1, batch_size=32))
     result = train_run(cfg, "cpu")
     assert result.history.ok
     assert set(result.metrics) >= {"mse", "mae", "psnr", "ssim"}
@@ -141,3 +158,87 @@ def test_fit_learns_real_images():
     _, history, _ = _fit("mlp_ae", train, TrainConfig(epochs=3, batch_size=64, patience=0))
     losses = [e["train_loss"] for e in history.epochs]
     assert losses[-1] < losses[0] < 0.2
+
+
+def test_early_stopping_restores_the_lowest_validation_loss_not_the_last_min_delta_improvement():
+    train, _ = load_dataset(DataConfig(limit_train=600, limit_test=10))
+    train, val = split_validation(train, 0.2, 0)
+    base = TrainConfig(epochs=8, batch_size=32, patience=0)
+    _, free, _ = _fit("mlp_ae", train, base, val=val)
+    losses = [e["val_loss"] for e in free.epochs]
+    cfg = dataclasses.replace(base, patience=2, min_delta=0.01)
+    # what patience should see in these (deterministic) losses: the min_delta rule decides when to stop...
+    ref, waited, last_improving, stop = math.inf, 0, 0, len(losses)
+    for epoch, loss in enumerate(losses, 1):
+        if loss < ref - cfg.min_delta:
+            ref, waited, last_improving = loss, 0, epoch
+        else:
+            waited += 1
+        if waited >= cfg.patience:
+            stop = epoch
+            break
+    lowest = min(range(1, stop + 1), key=lambda e: losses[e - 1])
+    assert stop < len(losses) and lowest > last_improving, losses  # ...and a later epoch is lower still
+
+    snapshots = {}
+
+    def keep(e: TrainEvent) -> None:
+        if e.epoch_end:
+            snapshots[e.epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(default_config("mlp_ae"), train.shape)
+    history = fit(model, train, val, cfg, "cpu", keep)
+    assert history.status == "early_stopped" and len(history.epochs) == stop
+    assert [e["val_loss"] for e in history.epochs] == losses[:stop]
+    assert history.best_epoch == lowest and f"kept epoch {lowest}" in history.message
+    assert all(torch.equal(v, snapshots[lowest][k]) for k, v in model.state_dict().items())
+
+
+def test_patience_keeps_the_lowest_epoch_when_the_epochs_run_out(tiny_split):
+    train, val = split_validation(tiny_split, 0.25, 0)
+    cfg = TrainConfig(epochs=4, batch_size=16, patience=5, lr=0.003)
+    _, free, _ = _fit("mlp_ae", train, dataclasses.replace(cfg, patience=0), val=val)
+    losses = [e["val_loss"] for e in free.epochs]
+    lowest = 1 + losses.index(min(losses))
+    assert lowest < len(losses), losses
+    model, history, _ = _fit("mlp_ae", train, cfg, val=val)
+    assert history.status == "done" and history.best_epoch == lowest
+    assert validate(model, val, torch.device("cpu"), cfg)["loss"] == losses[lowest - 1]  # that epoch's weights
+
+
+def _sample(limit_train: int = 1000, limit_test: int = 200) -> DataConfig:
+    return DataConfig(limit_train=limit_train, limit_test=limit_test)
+
+
+def test_mean_image_mse_is_the_mean_training_image_scored_on_the_test_split():
+    train, test = load_dataset(_sample())
+    mean = train.x.double().mean(dim=0) / 255
+    expected = (test.x.double() / 255 - mean).pow(2).flatten(1).mean(dim=1).mean().item()
+    assert mean_image_mse(train, test) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["mlp_ae", "deep_mlp_ae"])
+def test_a_run_no_better_than_the_average_image_gets_its_own_status(kind):
+    cfg = RunConfig(_sample(), default_config(kind), TrainConfig(epochs=2, batch_size=64, lr=1.0, patience=0))
+    result = train_run(cfg, "cpu")
+    h, m = result.history, result.metrics
+    assert "no_better" in STATUSES and h.status == "no_better" and not h.ok
+    assert m["mse"] >= m["mean_image_mse"] > 0
+    assert "average image" in h.message and "lower learning rate" in h.message
+    train, test = load_dataset(cfg.data)
+    train, _ = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
+    assert m["mean_image_mse"] == pytest.approx(mean_image_mse(train, test))
+
+
+def test_a_good_run_keeps_its_status_and_records_the_reference():
+    result = train_run(RunConfig(_sample(2000), ModelConfig(), TrainConfig(epochs=2, batch_size=64)), "cpu")
+    assert result.history.status == "done" and result.metrics["mse"] < 0.8 * result.metrics["mean_image_mse"]
+
+
+def test_vae_presets_have_a_min_delta_in_nats_and_the_classics_keep_theirs():
+    from aecore.presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        t, kind = preset.config.train, preset.config.model.kind
+        assert t.min_delta == (0.5 if kind.endswith("vae") else 1e-3), name  # a VAE's loss is ~250 nats per image

@@ -17,6 +17,7 @@ from aecore.runs import RunError, load_run
 from ui.charts import loss_figure
 from ui.images import labelled_rows
 from ui.widgets import format_duration, show_metrics
+from ui.text import plain
 
 STRIP_ROWS = 6  # reconstruction rows at most; the newest epoch is always the last
 
@@ -90,6 +91,15 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
         if p.message:
             st.caption(f"Stopped early: {p.message}.")
         show_metrics(p.metrics)
+    elif p.state == "no_better":
+        lr = p.config.get("train", {}).get("lr", 1e-3)
+        saved = (f" It was saved as {plain(name)}, marked so, and is left out of the pages that compare models."
+                 if name else "")
+        st.warning(f"Finished, but this model redraws the test images no better than the average image would.{saved} "
+                   f"Lower the learning rate (try {lr / 10:.2g}) or train for more epochs, and click Train again.",
+                   icon=":material/warning:")
+        st.caption(f"Details: {plain(p.message)}")
+        show_metrics(p.metrics)
     elif p.state == "stopped":
         if name:
             st.warning(f"Stopped. The partial model was saved as **{name}**, marked as stopped.",
@@ -100,7 +110,7 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
                     "“Keep the partial model” before you click Stop.", icon=":material/stop_circle:")
     elif p.state == "diverged":
         lr = p.config.get("train", {}).get("lr", 1e-3)
-        st.error(f"Training went off the rails: the loss grew too large to compute, so nothing was saved. "
+        st.error(f"Training went off the rails: the loss exploded, so nothing was saved. "
                  f"Lower the learning rate (try {lr / 3:.2g}) and click Train again.", icon=":material/error:")
         st.caption(f"Details: {p.message}")
     else:

@@ -12,6 +12,7 @@ import pandas as pd
 
 import aecore.runs
 from aecore.runs import RunError, RunInfo
+from ui.text import plain
 from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
 from ui.text import plain
 
@@ -40,6 +41,16 @@ def runs_table(runs: list[RunInfo], timezone: str | None = None) -> pd.DataFrame
         "Date": local_times(runs, timezone),
         "Status": [STATUS_LABELS.get(r.status, r.status) for r in runs],
     })
+
+
+def status_warning(run: RunInfo) -> str | None:
+    """Why a run is not shown as a trained model (Markdown, its message as plain text), or None when it is."""
+    if run.ok:
+        return None
+    if run.status == "no_better":
+        return (f"This model redraws the test images no better than the average image would "
+                f"({plain(run.history.message)}), so the pages that compare models leave it out.")
+    return f"This run stopped before it finished ({plain(run.history.message or run.status)}), so its model is partial."
 
 
 def settings_text(run: RunInfo) -> str:

@@ -38,6 +38,7 @@ NOISE_LABELS = {
 STATUS_LABELS = {
     "done": "done",
     "early_stopped": "done (stopped early)",
+    "no_better": "⚠ no better than the average image",
     "stopped": "⚠ stopped (partial)",
     "diverged": "⚠ diverged",
 }

@@ -55,12 +55,29 @@ def conv_decoder(shapes: list, act: str) -> nn.Sequential:
     return nn.Sequential(*layers)  # logits (B, C, H, W)
 
 
-def glorot_init(module: nn.Module) -> None:
-    """Glorot-uniform weights and zero biases, as Keras initialises Dense layers."""
-    for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def init_weights(model: nn.Module, generator: torch.Generator) -> None:
+    """Set every parameter from `generator` alone, never from torch's global one, which other threads share.
+
+    Layers get torch's own default (each layer's `reset_parameters`: Kaiming-uniform with a = sqrt(5), biases
+    uniform in +-1/sqrt(fan_in)), drawn in the same order, so a seed gives the weights `torch.manual_seed(seed)`
+    would; a model with `weight_init = "glorot"` gets Glorot-uniform weights and zero biases, as Keras's Dense.
+    """
+    glorot = getattr(model, "weight_init", "default") == "glorot"
+    for m in model.modules():
+        if isinstance(m, _LAYERS):
+            if glorot:
+                nn.init.xavier_uniform_(m.weight, generator=generator)
+                nn.init.zeros_(m.bias)
+                continue
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False)):
+            raise TypeError(f"init_weights does not know how to initialise {type(m).__name__}; add it here")
 
 
 def to_image(logits: Tensor, output: str) -> Tensor:
@@ -98,8 +115,10 @@ class AEMixin:
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
 
-    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Mean per-pixel reconstruction loss (MSE or BCE) of `target` from input `x`."""
+    def loss(
+        self, x: Tensor, target: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Mean per-pixel reconstruction loss (MSE or BCE) of `target` from input `x`; nothing is random."""
         logits = self.decoder(self.encode(x))
         if self.cfg.recon_loss == "mse" and self.cfg.output == "sigmoid":  # the common case, in two fused kernels
             loss = F.mse_loss(torch.sigmoid(logits), target)
@@ -136,9 +155,13 @@ class VAEMixin:
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
 
-    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(
+        self, x: Tensor, target: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Negative ELBO per image; z is sampled with `generator` (on x's device), else torch's global generator."""
         mu, logvar = self.posterior(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation trick
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + eps * torch.exp(0.5 * logvar)  # reparameterisation trick
         logits = self.decoder(z)
         recon = reconstruction_error(logits, target, self.cfg).mean()
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()

@@ -6,8 +6,6 @@ take any sign, which spreads them better in latent plots than a ReLU code.
 
 from __future__ import annotations
 
-from ..config import ModelConfig
-from .common import glorot_init
 from .mlp_ae import MLPAE
 from .registry import register
 
@@ -15,7 +13,4 @@ from .registry import register
 @register("deep_mlp_ae")
 class DeepMLPAE(MLPAE):
     bounded_code = False
-
-    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
-        super().__init__(cfg, image_shape)
-        glorot_init(self)
+    weight_init = "glorot"  # build_model's init_weights reads this

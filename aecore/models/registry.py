@@ -1,4 +1,4 @@
-"""The model registry: `MODELS` by name, `build_model(cfg, input_shape)` the only factory.
+"""The model registry: `MODELS` by name, `build_model(cfg, input_shape, seed)` the only factory.
 
 Each model file registers itself with `@register("name")`; `aecore.models` imports them all.
 """
@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from .common import init_weights
 
 MODELS: dict[str, type[nn.Module]] = {}
 
@@ -34,7 +36,10 @@ class Autoencoder(Protocol):
 
     def decode(self, z: Tensor) -> Tensor: ...  # (B, D) -> (B, C, H, W)
 
-    def loss(self, x: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]: ...
+    # (loss, logs of detached scalars); whatever is random (a VAE's z) is drawn from `generator` when given
+    def loss(
+        self, x: Tensor, target: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]: ...
 
 
 def register(name: str):
@@ -52,13 +57,26 @@ def default_config(kind: str) -> ModelConfig:
     return dataclasses.replace(ModelConfig(kind=kind), **DEFAULTS.get(kind, {}))
 
 
-def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int]) -> nn.Module:
-    """A new, randomly initialised model for images of shape (C, H, W)."""
+def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int], seed: int = 0) -> nn.Module:
+    """A new model for images of shape (C, H, W), on the CPU, its weights drawn from `seed` alone.
+
+    The layers are made on the meta device, which draws nothing, then filled from a generator of the
+    model's own: torch's global generator is shared by every thread (page scoring, other jobs), so a
+    seed set there is not a seed another thread can be trusted to leave alone. Built inside
+    `with torch.device("meta")`, the model stays on meta, uninitialised, for checking sizes only.
+    """
     if cfg.kind not in MODELS:
         raise ValueError(f"unknown model kind {cfg.kind!r}; choose one of: {', '.join(MODELS)}")
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
-    return MODELS[cfg.kind](cfg, tuple(input_shape))
+    wanted = torch.get_default_device()
+    with torch.device("meta"):
+        model = MODELS[cfg.kind](cfg, tuple(input_shape))
+    if wanted.type == "meta":
+        return model
+    model = model.to_empty(device="cpu")
+    init_weights(model, torch.Generator().manual_seed(seed))
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
