@@ -25,7 +25,8 @@ class Preset:
 _CLASSIC = TrainConfig(epochs=5, batch_size=128, lr=1e-3, patience=5, min_delta=1e-3)
 # A VAE's loss is nats per image (about 250 on these samples), not a per-pixel error: half a nat is
 # about 0.2 % of it, a drop its late epochs still make, where 1e-3 would let any flicker reset patience.
-_VAE = dataclasses.replace(_CLASSIC, min_delta=0.5)
+VAE_MIN_DELTA = 0.5
+_VAE = dataclasses.replace(_CLASSIC, min_delta=VAE_MIN_DELTA)
 _FASHION = DataConfig(name="fashion-mnist-sample")
 _MNIST = DataConfig(name="mnist-sample")
 

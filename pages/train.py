@@ -12,12 +12,12 @@ import dataclasses
 import streamlit as st
 
 import aecore.jobs
-from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, to_dict
+from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, to_dict
 from aecore.data import is_available, prefetch
 from aecore.device import warm_up
 from aecore.download import download_status, start_download
-from aecore.models import default_config
-from aecore.presets import PRESETS
+from aecore.models import default_config, is_variational
+from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
@@ -68,6 +68,9 @@ def build_config(v: dict) -> RunConfig:
     train = dataclasses.replace(base.train, epochs=int(v["epochs"]), batch_size=int(v["batch_size"]), lr=float(v["lr"]),
                                 patience=int(v["patience"]), noise=v["noise"],
                                 noise_level=float(v["noise_level"]) if denoising else 0.0)
+    if model.kind != base.model.kind:  # min_delta is in the loss's unit, and a VAE's loss is nats per image
+        train = dataclasses.replace(train, min_delta=VAE_MIN_DELTA if is_variational(model.kind) else
+                                    TrainConfig().min_delta)
     return RunConfig(DataConfig(name=v["dataset"]), dataclasses.replace(model, latent_dim=int(v["latent_dim"])), train)
 
 
@@ -99,7 +102,9 @@ def train_controls() -> RunConfig | None:
     left.number_input("Learning rate", min_value=0.0001, max_value=1.0, step=0.0001, format="%.4f", key="lr", **keep,
                       help="The size of each learning step: too high diverges, too low crawls; 0.001 suits most models.")
     right.number_input("Early-stopping patience", min_value=0, max_value=100, step=1, key="patience", **keep,
-                       help="Stop after this many epochs without a better validation loss and keep the best; 0 never stops.")
+                       help="Stop after this many epochs in which the validation loss does not drop by a small minimum "
+                            "(0.001 of per-pixel error for autoencoders, half a nat per image for VAEs), then keep "
+                            "the epoch with the lowest validation loss; 0 never stops.")
     noise = st.selectbox("Denoising noise", NOISE_KINDS, key="noise", format_func=NOISE_LABELS.get, **keep,
                          on_change=apply_noise_level,
                          help="Train on noisy copies but score against the clean images, so the model learns to clean up.")

@@ -20,6 +20,7 @@ import aecore.download
 import aecore.jobs
 from aecore import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig, to_dict
+from aecore.presets import VAE_MIN_DELTA
 from aecore.train import train_run
 from ui.runs import import_zip
 
@@ -173,6 +174,25 @@ def test_clicking_train_again_does_not_start_the_same_job_twice():
     for job_id in (first, second):
         aecore.jobs.stop(job_id)
         wait_for(job_id, lambda p: p.finished)
+
+
+def test_a_vae_picked_without_its_preset_gets_a_min_delta_in_nats():
+    at = open_page("pages/train.py")
+    at.selectbox(key="model").set_value("vae").run()
+    at.number_input(key="epochs").set_value(200).run()
+    at.button(key="train").click().run()
+    job_id = at.query_params["job"]
+    assert aecore.jobs.progress(job_id).config["train"]["min_delta"] == VAE_MIN_DELTA
+    aecore.jobs.stop(job_id)
+    wait_for(job_id, lambda p: p.finished)
+    at.run()
+    at.selectbox(key="model").set_value("conv_ae").run()
+    assert at.button(key="train").disabled is False
+    at.button(key="train").click().run()
+    job_id = at.query_params["job"]
+    assert aecore.jobs.progress(job_id).config["train"]["min_delta"] == TrainConfig().min_delta
+    aecore.jobs.stop(job_id)
+    wait_for(job_id, lambda p: p.finished)
 
 
 def test_stop_with_keep_partial_saves_a_marked_run():

@@ -86,7 +86,7 @@ def run_name(run_id: str | None) -> str | None:
 def show_outcome(p: aecore.jobs.Progress) -> None:
     name = run_name(p.run_id)
     if p.state == "done":
-        saved = f" Saved as **{name}**." if name else ""
+        saved = f" Saved as {plain(name)}." if name else ""
         st.success(f"Finished in {format_duration(p.elapsed)}.{saved}", icon=":material/check_circle:")
         if p.message:
             st.caption(f"Stopped early: {p.message}.")
@@ -102,7 +102,7 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
         show_metrics(p.metrics)
     elif p.state == "stopped":
         if name:
-            st.warning(f"Stopped. The partial model was saved as **{name}**, marked as stopped.",
+            st.warning(f"Stopped. The partial model was saved as {plain(name)}, marked as stopped.",
                        icon=":material/stop_circle:")
             show_metrics(p.metrics)
         else:
@@ -112,11 +112,11 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
         lr = p.config.get("train", {}).get("lr", 1e-3)
         st.error(f"Training went off the rails: the loss exploded, so nothing was saved. "
                  f"Lower the learning rate (try {lr / 3:.2g}) and click Train again.", icon=":material/error:")
-        st.caption(f"Details: {p.message}")
+        st.caption(f"Details: {plain(p.message)}")
     else:
         st.error("Training stopped with an error, and nothing was saved. Check the settings, or choose a bundled "
                  "sample dataset, and click Train again.", icon=":material/error:")
-        st.caption(f"Details: {p.message}")
+        st.caption(f"Details: {plain(p.message)}")
     if p.run_id:
         st.page_link("pages/runs.py", label="See it with your other runs", icon=":material/inventory_2:")
 

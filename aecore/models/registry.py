@@ -57,6 +57,13 @@ def default_config(kind: str) -> ModelConfig:
     return dataclasses.replace(ModelConfig(kind=kind), **DEFAULTS.get(kind, {}))
 
 
+def is_variational(kind: str) -> bool:
+    """Whether the model kind is a VAE: its loss is a negative ELBO in nats per image, and it can be sampled."""
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of: {', '.join(MODELS)}")
+    return hasattr(MODELS[kind], "posterior")
+
+
 def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int], seed: int = 0) -> nn.Module:
     """A new model for images of shape (C, H, W), on the CPU, its weights drawn from `seed` alone.
 
