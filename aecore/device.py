@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from .settings import env_int
+
 _threads_set = False
 _warm_up_lock = threading.Lock()
 _warm_up_thread: threading.Thread | None = None
@@ -53,7 +55,7 @@ def set_threads(n: int | None = None) -> int:
     """Set torch's intra-op threads once per process (AECORE_THREADS, default: every CPU it may use)."""
     global _threads_set
     if not _threads_set:
-        n = n or int(os.environ.get("AECORE_THREADS", "0")) or available_cpus()
+        n = n or env_int("AECORE_THREADS", 0, 0, 1024) or available_cpus()
         torch.set_num_threads(n)
         _threads_set = True
     return torch.get_num_threads()

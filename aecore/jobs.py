@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import secrets
 import threading
 import time
@@ -26,6 +25,7 @@ from .config import RunConfig, to_dict
 from .data import Split, load_dataset, split_validation
 from .device import pick_device, set_threads
 from .memory import trim
+from .settings import env_int
 from .metrics import evaluate
 from .models import build_model
 from .one_image import gray_uint8
@@ -87,6 +87,9 @@ class JobRegistry:
     """Owns the worker threads and the queue. Pages use the module functions, which share one registry."""
 
     def __init__(self, max_concurrent: int = 1, root: str | Path | None = None, keep_finished: int = 50):
+        if max_concurrent < 1 or keep_finished < 0:
+            raise ValueError(f"max_concurrent must be at least 1 and keep_finished at least 0, "
+                             f"got {max_concurrent} and {keep_finished}")
         self.max_concurrent, self.root, self.keep_finished = max_concurrent, root, keep_finished
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._queue: list[str] = []
@@ -254,7 +257,7 @@ def registry() -> JobRegistry:
     global _registry
     with _registry_lock:
         if _registry is None:
-            _registry = JobRegistry(max_concurrent=int(os.environ.get("AECORE_MAX_JOBS", "1")))
+            _registry = JobRegistry(max_concurrent=env_int("AECORE_MAX_JOBS", 1, 1, 256))
         return _registry
 
 

@@ -1,0 +1,44 @@
+"""Settings from the environment: a bad value is one clear ValueError naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import aecore.jobs
+from aecore.jobs import JobRegistry
+from aecore.settings import env_int
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("text, expected", [("", 1), ("  ", 1), ("3", 3), (" 2 ", 2)])
+def test_env_int_reads_whole_numbers_and_falls_back_when_unset(monkeypatch, text, expected):
+    monkeypatch.setenv("AECORE_TEST_INT", text)
+    assert env_int("AECORE_TEST_INT", 1, 1, 8) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "9", "abc", "2.5", "1e3"])
+def test_env_int_refuses_values_out_of_bounds_or_not_whole(monkeypatch, text):
+    monkeypatch.setenv("AECORE_TEST_INT", text)
+    with pytest.raises(ValueError, match=r"AECORE_TEST_INT must be a whole number from 1 to 8"):
+        env_int("AECORE_TEST_INT", 1, 1, 8)
+
+
+@pytest.mark.parametrize("value", ["0", "many"])
+def test_a_bad_max_jobs_is_refused_instead_of_queueing_forever(monkeypatch, value):
+    monkeypatch.setenv("AECORE_MAX_JOBS", value)
+    monkeypatch.setattr(aecore.jobs, "_registry", None)
+    with pytest.raises(ValueError, match="AECORE_MAX_JOBS"):
+        aecore.jobs.registry()
+    with pytest.raises(ValueError, match="max_concurrent"):
+        JobRegistry(max_concurrent=0)
+
+
+def test_a_bad_thread_count_names_the_variable():
+    child = subprocess.run([sys.executable, "-c", "from aecore.device import set_threads; set_threads()"], cwd=ROOT,
+                           env={"AECORE_THREADS": "-2", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert child.returncode != 0 and "AECORE_THREADS must be a whole number from 0 to 1024" in child.stderr
