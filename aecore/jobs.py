@@ -27,9 +27,8 @@ from .device import pick_device, set_threads
 from .memory import trim
 from .settings import env_int
 from .metrics import evaluate
-from .models import build_model
 from .one_image import gray_uint8
-from .train import TrainEvent, TrainResult, fit, reconstruct, score
+from .train import TrainEvent, TrainResult, fit, new_model, reconstruct, score
 
 log = logging.getLogger(__name__)
 STATES = ("queued", "running", "done", "no_better", "stopped", "diverged", "failed")
@@ -205,7 +204,7 @@ def _train(job: _Job, root: str | Path | None) -> None:
     device = pick_device()
     train, test = load_dataset(cfg.data)
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
-    model = build_model(cfg.model, train.shape, seed=cfg.train.seed).to(device)
+    model = new_model(cfg, train.shape).to(device)
     strip = _strip_images(test)
     recons = [(0, gray_uint8(reconstruct(model, strip, device)))]
     curve: list[tuple[int, float]] = []

@@ -203,12 +203,23 @@ def train_run(
     device = torch.device(device) if device is not None else pick_device()
     train, test = load_dataset(cfg.data)
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
-    model = build_model(cfg.model, train.shape, seed=cfg.train.seed)
+    model = new_model(cfg, train.shape)
     history = fit(model, train, val, cfg.train, device, on_step, should_stop)
     if not history.finished:
         return TrainResult(cfg, model, history)
     history, metrics = score(model, history, train, test, device)
     return TrainResult(cfg, model, history, metrics)
+
+
+def new_model(cfg: RunConfig, input_shape: tuple[int, int, int]) -> nn.Module:
+    """A model initialised from cfg's seed; refused before any memory is taken when the store could not keep it,
+    so nobody trains for an hour to lose the result at save time."""
+    from .models import count_parameters
+    from .run_weights import check_size
+
+    with torch.device("meta"):  # shapes only: a 4096-wide stack costs nothing here
+        check_size(count_parameters(build_model(cfg.model, input_shape)), "these settings")
+    return build_model(cfg.model, input_shape, seed=cfg.train.seed)
 
 
 def mean_image_mse(train: Split, test: Split, batch_size: int = 1000) -> float:

@@ -242,3 +242,16 @@ def test_vae_presets_have_a_min_delta_in_nats_and_the_classics_keep_theirs():
     for name, preset in PRESETS.items():
         t, kind = preset.config.train, preset.config.model.kind
         assert t.min_delta == (0.5 if kind.endswith("vae") else 1e-3), name  # a VAE's loss is ~250 nats per image
+
+
+def test_a_model_too_large_to_keep_is_refused_before_training_or_allocating():
+    import resource
+
+    from aecore.run_format import RunError
+
+    cfg = RunConfig(DataConfig(name="digits"), ModelConfig("mlp_ae", 64, (4096,) * 8), TrainConfig(epochs=1))
+    load_dataset(cfg.data)  # the data's own memory, before measuring
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(RunError, match="parameters, but the store keeps models of at most"):
+        train_run(cfg, device="cpu")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB: not the 480 MB of weights
