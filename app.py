@@ -7,7 +7,7 @@ it draws anything; add a page to the app with one line in PAGES.
 import streamlit as st
 
 from aecore.memory import start_trimming
-from ui.shell import run_in_shell
+from ui.shell import run_in_shell, show_navigation
 from ui.sidebar import show_sidebar
 
 st.set_page_config(page_title="Autoencoder Studio", page_icon="🧠", layout="wide")
@@ -25,6 +25,6 @@ PAGES = [
 ]
 
 start_trimming()  # once per server: memory freed by finished sessions and jobs goes back to the system
-page = st.navigation(PAGES)
+page = show_navigation(PAGES)  # the only navigation: ui/shell.py says how the pages/ folder's own is kept away
 show_sidebar()
 run_in_shell(page)
