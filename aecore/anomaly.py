@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import DataConfig, ModelConfig, TrainConfig
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Split, load_dataset
 from .device import pick_device, set_threads
 from .metrics import evaluate_per_image
-from .models import build_model
 from .one_image import gray_uint8
-from .train import TrainEvent, fit, reconstruct
+from .train import TrainEvent, reconstruct, train_run
 
 # Small and quick: on the FashionMNIST sample, 10 epochs on one class take a second or two on a laptop CPU
 # and give a ROC AUC of 0.85-0.99 depending on the class.
@@ -115,36 +114,44 @@ class OneClassResult:
         return float(np.mean(self.scores[self.is_anomaly] > threshold))
 
 
+def one_class_config(dataset: str = "fashion-mnist-sample", epochs: int = 10, seed: int = 0) -> RunConfig:
+    """The demo's run: every image of the class trains (no validation split), to the last epoch."""
+    return RunConfig(DataConfig(name=dataset), ONE_CLASS_MODEL,
+                     TrainConfig(epochs=epochs, batch_size=64, val_fraction=0.0, patience=0, seed=seed))
+
+
 def one_class_demo(
     normal_class: int, dataset: str = "fashion-mnist-sample", epochs: int = 10, seed: int = 0,
     device: torch.device | str | None = None, on_progress: Callable[[float, str], None] = lambda f, m: None,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = lambda: False, on_event: Callable[[TrainEvent], None] = lambda e: None,
 ) -> OneClassResult:
-    """Train a small autoencoder on one class of the dataset, then score its whole test split.
+    """Train a small autoencoder on one class of the dataset through `train_run`, then score its whole test split.
 
-    `on_progress(fraction, message)` hears every training step; `should_stop()` is asked once per batch.
+    `on_progress(fraction, message)` hears every training step and `on_event` every event of the pipeline;
+    `should_stop()` is asked once per batch.
     Raises RuntimeError when training stops or diverges instead of finishing.
     """
     start = time.perf_counter()
     set_threads()
     device = torch.device(device) if device is not None else pick_device()
     on_progress(0.0, "Loading the images")
-    train, test = load_dataset(DataConfig(name=dataset))
+    cfg = one_class_config(dataset, epochs, seed)
+    train, test = load_dataset(cfg.data)  # cached: train_run below gets the same tensors
     normal = one_class_split(train, normal_class)
     name = train.classes[normal_class]
-    model = build_model(ONE_CLASS_MODEL, normal.shape, seed=seed)  # from its own generator: other threads share torch's
-    cfg = TrainConfig(epochs=epochs, batch_size=64, patience=0, seed=seed)
 
     def on_step(e: TrainEvent) -> None:
+        on_event(e)
         if not e.epoch_end:
             on_progress(0.9 * e.step / e.total_steps, f"Training on {len(normal):,} images of {name}: "
                                                        f"epoch {e.epoch} of {epochs}")
 
-    history = fit(model, normal, None, cfg, device, on_step, should_stop)
+    result = train_run(cfg, device, on_step, should_stop, select=lambda split: one_class_split(split, normal_class))
+    history = result.history
     on_progress(0.9, f"Scoring all {len(test):,} test images")
-    if not history.ok:
+    if not history.finished:  # no_better (against the normal class's mean image) still ranks the classes
         raise RuntimeError(f"training did not finish ({history.status}: {history.message})")
-    scores = reconstruction_errors(model, test, device)
+    scores = reconstruction_errors(result.model, test, device)
     labels = test.y.numpy()
     is_anomaly = labels != normal_class
     return OneClassResult(dataset, normal_class, test.classes, scores, labels, is_anomaly, roc(scores, is_anomaly),

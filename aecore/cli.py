@@ -160,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training {cfg.model.kind} on {cfg.data.name} ({device})", file=sys.stderr)
     progress = Progress()
     try:
-        result = train_run(cfg, device, progress)
+        result = train_run(cfg, device, on_event=progress)
     finally:
         progress.close()
     h = result.history
@@ -171,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.no_save:
         from .runs import save_run
 
-        info = save_run(result)
+        info = save_run(result, preview_images=result.preview_images)
         print(f"saved run {info.id} ({info.name}) in {info.path}", file=sys.stderr)
     if not h.ok:
         print(f"warning: the run is marked {h.status}; the app's pages that compare models leave it out", file=sys.stderr)

@@ -19,22 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .config import RunConfig, to_dict
-from .data import Split, load_dataset, split_validation
+from .config import RunConfig
 from .device import pick_device, set_threads
 from .memory import trim
 from .settings import env_int
-from .metrics import evaluate
-from .one_image import gray_uint8
-from .train import TrainEvent, TrainResult, fit, new_model, reconstruct, score
+from .train import TrainEvent, train_run
 
 log = logging.getLogger(__name__)
 STATES = ("queued", "running", "done", "no_better", "stopped", "diverged", "failed")
 # no_better: trained to the end and saved, but it draws the test images no better than the average image
 FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
-STRIP_IMAGES = 8  # test images shown as original vs reconstruction while training
 MAX_CURVE_POINTS = 400  # step losses kept for the live chart
 
 
@@ -44,7 +39,7 @@ class Progress:
 
     job_id: str
     state: str  # one of STATES
-    config: dict
+    config: RunConfig
     queue_position: int = 0  # 1 = next to start; 0 when not queued
     epoch: int = 0
     total_epochs: int = 0
@@ -76,7 +71,7 @@ class _Job:
         self.id, self.cfg, self.keep_partial = job_id, cfg, keep_partial
         self.stop_requested = threading.Event()
         self.started = time.time()
-        self.snapshot = Progress(job_id, "queued", to_dict(cfg), total_epochs=cfg.train.epochs)
+        self.snapshot = Progress(job_id, "queued", cfg, total_epochs=cfg.train.epochs)
 
     def update(self, **changes) -> None:
         self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
@@ -183,67 +178,44 @@ class JobRegistry:
             trim()  # the finished job's activations and batches go back to the system, not to this thread's arena
 
 
-def _strip_images(test: Split, n: int = STRIP_IMAGES) -> torch.Tensor:
-    """The first test image of each class (then the next ones), so the strip shows variety."""
-    seen, picked = set(), []
-    for i, label in enumerate(test.y.tolist()):
-        if label not in seen:
-            seen.add(label)
-            picked.append(i)
-        if len(picked) == n:
-            break
-    picked += [i for i in range(len(test)) if i not in picked][: n - len(picked)]
-    return test.x[picked]
-
-
 def _train(job: _Job, root: str | Path | None) -> None:
+    """One job through the one pipeline; its events become the job's snapshot."""
     from .runs import save_run
 
-    cfg = job.cfg
     set_threads()
-    device = pick_device()
-    train, test = load_dataset(cfg.data)
-    train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
-    model = new_model(cfg, train.shape).to(device)
-    strip = _strip_images(test)
-    recons = [(0, gray_uint8(reconstruct(model, strip, device)))]
     curve: list[tuple[int, float]] = []
-    job.update(originals=strip.squeeze(1).numpy() if strip.shape[1] == 1 else gray_uint8(strip.float() / 255),
-               recons=tuple(recons))
+    batch_size = job.cfg.train.batch_size
 
-    def on_step(e: TrainEvent) -> None:
-        elapsed = time.time() - job.started
-        changes: dict = {"epoch": e.epoch, "step": e.step, "total_steps": e.total_steps,
-                         "images_per_sec": e.images_per_sec, "elapsed": elapsed}
+    def on_event(e: TrainEvent) -> None:
+        changes: dict = {"elapsed": time.time() - job.started}
+        if e.step:  # the start event only brings the strip: the page says "loading" until the first batch
+            changes.update(epoch=e.epoch, step=e.step, total_steps=e.total_steps, images_per_sec=e.images_per_sec)
+        if e.originals is not None:
+            changes["originals"] = e.originals
+        if e.preview is not None:
+            changes["recons"] = job.snapshot.recons + ((e.epoch, e.preview),)
         if e.epoch_end:
-            recons.append((e.epoch, gray_uint8(reconstruct(model, strip, device))))
-            changes.update(epochs=job.snapshot.epochs + (e.logs,), recons=tuple(recons))
-        else:
+            changes["epochs"] = job.snapshot.epochs + (e.logs,)
+        elif e.step:
             curve.append((e.step, e.logs["loss"]))
             if len(curve) > MAX_CURVE_POINTS:
                 del curve[1::2]  # keep the shape of the whole run at a bounded size
-            steps_per_sec = e.images_per_sec / max(1, cfg.train.batch_size)
+            steps_per_sec = e.images_per_sec / max(1, batch_size)
             eta = (e.total_steps - e.step) / steps_per_sec if steps_per_sec > 0 else None
             changes.update(loss=e.logs["loss"], curve=tuple(curve), eta_seconds=eta)
         job.update(**changes)
 
-    history = fit(model, train, val, cfg.train, device, on_step, job.stop_requested.is_set)
-    metrics = {}
-    if history.finished:
-        history, metrics = score(model, history, train, test, device)
-    elif job.keep_partial:
-        metrics = evaluate(model, test, device)
-    result = TrainResult(cfg, model, history, metrics)
-    run_id = None
-    if history.finished or (history.status == "stopped" and job.keep_partial and history.steps > 0):
-        run_id = save_run(result, root=root, preview_images=strip).id
+    result = train_run(job.cfg, pick_device(), on_event, job.stop_requested.is_set, previews=True,
+                       keep_partial=lambda: job.keep_partial)
+    history = result.history
+    run_id = save_run(result, root=root, preview_images=result.preview_images).id if result.savable else None
     state = {"early_stopped": "done"}.get(history.status, history.status)
     message = history.message
     if state == "diverged":
         message += ". Nothing was saved."
     elif state == "stopped":
         message = "Stopped; the partial model was saved, marked as stopped." if run_id else "Stopped; nothing was saved."
-    job.update(state=state, message=message, metrics=metrics, run_id=run_id, eta_seconds=0.0,
+    job.update(state=state, message=message, metrics=result.metrics, run_id=run_id, eta_seconds=0.0,
                elapsed=time.time() - job.started)
 
 

@@ -1,7 +1,9 @@
 """Training: `fit()` runs the optimisation loop, `train_run()` goes from a RunConfig to a scored model.
 
-`fit` reports only through `on_step`, which receives small frozen `TrainEvent`s, and asks
-`should_stop` once per batch, so the command line, background jobs and tests drive the same loop.
+`train_run` is the one pipeline: the command line, background jobs and the one-class demo all call it.
+It reports only through `on_event`, which receives small frozen `TrainEvent`s (with the preview strip
+redrawn at every epoch end when asked, so no caller needs to hold the model), and `should_stop` is asked
+once per batch.
 Batches are drawn by shuffled index from uint8 tensors already on the device: no DataLoader,
 no per-sample transform (see benchmarks/bench_train.py for what that buys).
 """
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -31,6 +34,7 @@ STATUSES = ("done", "early_stopped", "no_better", "stopped", "diverged")
 # 1e5-1e14x and a conv_vae at lr 1-10 1e8-1e17x within two steps, and they end drawing one blur for
 # every image. Runs in between (a conv_vae at lr 0.1 peaks at 1e3x) are left to the average-image check.
 EXPLODED = 1e4
+STRIP_IMAGES = 8  # test images redrawn after every epoch when previews are asked for, and saved as the preview
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class TrainEvent:
     logs: dict[str, float]  # this batch's losses; at an epoch end also val_* and the epoch means
     images_per_sec: float
     epoch_end: bool = False
+    # with train_run(previews=True): the start event (epoch 0, step 0) carries the strip itself, and it
+    # and every epoch end carry the model's reconstructions of it, both (n, H, W) uint8 with channels averaged
+    originals: np.ndarray | None = None
+    preview: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,12 @@ class TrainResult:
     model: nn.Module
     history: History
     metrics: dict[str, float] = field(default_factory=dict)  # test split, with mean_image_mse; empty unless finished
+    preview_images: Tensor | None = None  # (n, C, H, W) uint8 strip of test images, for the run's preview
+
+    @property
+    def savable(self) -> bool:
+        """Finished, or stopped and scored because the caller asked to keep the partial model."""
+        return self.history.finished or (self.history.status == "stopped" and bool(self.metrics))
 
 
 def fit(
@@ -94,7 +108,7 @@ def fit(
     n = len(train)
     batch = min(cfg.batch_size, n)
     per_epoch = math.ceil(n / batch)
-    total = per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
+    total = total_steps(n, cfg)
     opt = make_adam(model.parameters(), cfg.lr, cfg.weight_decay, device)
 
     epochs: list[dict[str, float]] = []
@@ -166,6 +180,12 @@ def fit(
     return History(status, tuple(epochs), step, seconds, seen / max(seconds, 1e-9), best_epoch, message)
 
 
+def total_steps(n: int, cfg: TrainConfig) -> int:
+    """Optimiser steps that fit takes on n training images, unless it stops early."""
+    per_epoch = math.ceil(n / min(cfg.batch_size, n))
+    return per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, per_epoch * cfg.epochs)
+
+
 def _exploded(what: str, value: float, limit: float, when: str) -> str:
     if math.isfinite(value):
         return (f"{what} rose to {value:.3g} {when}, over {EXPLODED:g} times the untrained model's "
@@ -196,19 +216,59 @@ def validate(model: nn.Module, split: Split, device: torch.device, cfg: TrainCon
 def train_run(
     cfg: RunConfig,
     device: torch.device | str | None = None,
-    on_step: Callable[[TrainEvent], None] = lambda e: None,
+    on_event: Callable[[TrainEvent], None] = lambda e: None,
     should_stop: Callable[[], bool] = lambda: False,
+    *,
+    previews: bool = False,
+    keep_partial: Callable[[], bool] = lambda: False,
+    select: Callable[[Split], Split] | None = None,
 ) -> TrainResult:
-    """Load the data, build the model, fit it and score it on the test split."""
+    """Load the data, build the model, fit it and score it on the test split: the one pipeline.
+
+    `previews` redraws the strip before the first batch and at every epoch end, into the events.
+    `keep_partial()` is asked once a run has been stopped: True scores the partial model, so it may be saved.
+    `select` narrows the training images before the validation split (the one-class demo keeps one class).
+    """
     device = torch.device(device) if device is not None else pick_device()
     train, test = load_dataset(cfg.data)
+    if select is not None:
+        train = select(train)
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
-    model = new_model(cfg, train.shape)
+    model = new_model(cfg, train.shape).to(device)
+    strip = strip_images(test)
+    from .one_image import gray_uint8  # it imports reconstruct from here
+
+    def redraw() -> np.ndarray:
+        return gray_uint8(reconstruct(model, strip, device))
+
+    def on_step(e: TrainEvent) -> None:
+        on_event(dataclasses.replace(e, preview=redraw()) if previews and e.epoch_end else e)
+
+    if previews:
+        originals = strip.squeeze(1).numpy() if strip.shape[1] == 1 else gray_uint8(strip.float() / 255)
+        on_event(TrainEvent(0, 0, total_steps(len(train), cfg.train), {}, 0.0, originals=originals, preview=redraw()))
     history = fit(model, train, val, cfg.train, device, on_step, should_stop)
-    if not history.finished:
-        return TrainResult(cfg, model, history)
-    history, metrics = score(model, history, train, test, device)
-    return TrainResult(cfg, model, history, metrics)
+    metrics: dict[str, float] = {}
+    if history.finished:
+        history, metrics = score(model, history, train, test, device)
+    elif history.status == "stopped" and history.steps > 0 and keep_partial():
+        from .metrics import evaluate
+
+        metrics = evaluate(model, test, device)
+    return TrainResult(cfg, model, history, metrics, strip)
+
+
+def strip_images(test: Split, n: int = STRIP_IMAGES) -> Tensor:
+    """The first test image of each class (then the next ones), so the strip shows variety; (n, C, H, W) uint8."""
+    seen, picked = set(), []
+    for i, label in enumerate(test.y.tolist()):
+        if label not in seen:
+            seen.add(label)
+            picked.append(i)
+        if len(picked) == n:
+            break
+    picked += [i for i in range(len(test)) if i not in picked][: n - len(picked)]
+    return test.x[picked]
 
 
 def new_model(cfg: RunConfig, input_shape: tuple[int, int, int]) -> nn.Module:

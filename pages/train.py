@@ -12,7 +12,7 @@ import dataclasses
 import streamlit as st
 
 import aecore.jobs
-from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, to_dict
+from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig
 from aecore.data import is_available, prefetch
 from aecore.device import warm_up
 from aecore.download import download_status, start_download
@@ -145,13 +145,12 @@ def same_job_active(cfg: RunConfig) -> str | None:
     Quick clicks on Train queue one callback each; this check makes every click after the first a no-op,
     while a run with different settings still starts beside it.
     """
-    wanted = to_dict(cfg)
     for job_id in reversed(st.session_state.get(MY_JOBS, [])):
         try:
             p = aecore.jobs.progress(job_id)
         except KeyError:
             continue  # forgotten by the registry: long finished
-        if not p.finished and p.config == wanted:
+        if not p.finished and p.config == cfg:
             return job_id
     return None
 

@@ -19,7 +19,7 @@ from apptest import open_page, texts
 import aecore.download
 import aecore.jobs
 from aecore import runs
-from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig, to_dict
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.presets import VAE_MIN_DELTA
 from aecore.train import train_run
 from ui.runs import import_zip
@@ -182,7 +182,7 @@ def test_a_vae_picked_without_its_preset_gets_a_min_delta_in_nats():
     at.number_input(key="epochs").set_value(200).run()
     at.button(key="train").click().run()
     job_id = at.query_params["job"]
-    assert aecore.jobs.progress(job_id).config["train"]["min_delta"] == VAE_MIN_DELTA
+    assert aecore.jobs.progress(job_id).config.train.min_delta == VAE_MIN_DELTA
     aecore.jobs.stop(job_id)
     wait_for(job_id, lambda p: p.finished)
     at.run()
@@ -190,7 +190,7 @@ def test_a_vae_picked_without_its_preset_gets_a_min_delta_in_nats():
     assert at.button(key="train").disabled is False
     at.button(key="train").click().run()
     job_id = at.query_params["job"]
-    assert aecore.jobs.progress(job_id).config["train"]["min_delta"] == TrainConfig().min_delta
+    assert aecore.jobs.progress(job_id).config.train.min_delta == TrainConfig().min_delta
     aecore.jobs.stop(job_id)
     wait_for(job_id, lambda p: p.finished)
 
@@ -204,7 +204,7 @@ def test_stop_with_keep_partial_saves_a_marked_run():
     at.checkbox(key="keep_partial").check().run()
     at.button(key="stop").click().run()
     p = wait_for(job_id, lambda p: p.finished)
-    assert p.state == "stopped" and p.run_id
+    assert p.state == "stopped" and p.run_id, (p.state, p.message, p.step, p.epoch)
     at.run()
     assert "partial model was saved" in texts(at.warning)
     table = open_page("pages/runs.py").dataframe[0].value
@@ -217,8 +217,7 @@ def test_stop_with_keep_partial_saves_a_marked_run():
     ("failed", "DatasetUnavailable: MNIST is not in /data", "choose a bundled sample dataset"),
 ])
 def test_a_job_that_went_wrong_says_what_to_do(monkeypatch, state, message, shown):
-    config = to_dict(RunConfig())
-    p = aecore.jobs.Progress("0123456789ab", state, config, total_epochs=5, message=message)
+    p = aecore.jobs.Progress("0123456789ab", state, RunConfig(), total_epochs=5, message=message)
     monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
     at = open_page("pages/train.py", query={"job": p.job_id})
     assert shown in texts(at.error)
@@ -228,7 +227,7 @@ def test_a_job_that_went_wrong_says_what_to_do(monkeypatch, state, message, show
 
 def test_a_model_no_better_than_the_average_image_is_a_warning_not_a_success(monkeypatch):
     message = "test MSE 0.1895 is no better than the average image's 0.0891: try a lower learning rate or more epochs"
-    p = aecore.jobs.Progress("0123456789ab", "no_better", to_dict(RunConfig()), total_epochs=5, message=message,
+    p = aecore.jobs.Progress("0123456789ab", "no_better", RunConfig(), total_epochs=5, message=message,
                              metrics={"mse": 0.1895, "mean_image_mse": 0.0891})
     monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
     at = open_page("pages/train.py", query={"job": p.job_id})
@@ -245,7 +244,7 @@ def test_runs_table_labels_a_run_no_better_than_the_average_image():
 
 
 def test_a_queued_job_shows_its_place_in_line(monkeypatch):
-    p = aecore.jobs.Progress("0123456789ab", "queued", to_dict(RunConfig()), queue_position=2, total_epochs=5)
+    p = aecore.jobs.Progress("0123456789ab", "queued", RunConfig(), queue_position=2, total_epochs=5)
     monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
     at = open_page("pages/train.py", query={"job": p.job_id})
     assert "number 2 in line" in texts(at.info)

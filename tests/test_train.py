@@ -1,13 +1,16 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset, split_validation
 from aecore.models import MODELS, build_model, default_config
 from aecore.noise import corrupt
+from aecore.one_image import gray_uint8
 from aecore.train import STATUSES, TrainEvent, fit, mean_image_mse, reconstruct, train_run, validate
 
 FAST = TrainConfig(epochs=2, batch_size=16, patience=0)
@@ -255,3 +258,66 @@ def test_a_model_too_large_to_keep_is_refused_before_training_or_allocating():
     with pytest.raises(RunError, match="parameters, but the store keeps models of at most"):
         train_run(cfg, device="cpu")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB: not the 480 MB of weights
+
+
+def _plain(events) -> list[tuple]:
+    """Events without their timings, so two runs of one config compare equal."""
+    return [(e.epoch, e.step, e.total_steps, e.epoch_end, {k: v for k, v in e.logs.items() if k != "seconds"})
+            for e in events]
+
+
+PIPELINE = RunConfig(DataConfig(limit_train=300, limit_test=40), ModelConfig(hidden=(32,)),
+                     TrainConfig(epochs=2, batch_size=64, patience=0, seed=3))
+
+
+def test_train_run_previews_the_strip_before_training_and_after_every_epoch():
+    events: list[TrainEvent] = []
+    result = train_run(PIPELINE, "cpu", events.append, previews=True)
+    previews = [e for e in events if e.preview is not None]
+    assert [(e.epoch, e.step, e.epoch_end) for e in previews] == [(0, 0, False), (1, 5, True), (2, 10, True)]
+    assert events[0].originals.shape == (8, 28, 28) and events[0].originals.dtype == np.uint8
+    assert result.preview_images.shape == (8, 1, 28, 28)
+    assert np.array_equal(events[0].originals, result.preview_images.squeeze(1).numpy())
+    assert np.array_equal(previews[-1].preview, gray_uint8(reconstruct(result.model, result.preview_images)))
+    assert result.savable and all(e.preview is None for e in events if e.step and not e.epoch_end)
+
+
+def test_jobs_cli_and_demo_all_train_through_train_run(runs_dir, capsys):
+    """The same config gives the same events, previews and weights whichever entry point runs it."""
+    from aecore import anomaly, cli
+    from aecore.jobs import JobRegistry
+    from aecore.runs import list_runs, load_run
+
+    events: list[TrainEvent] = []
+    direct = train_run(PIPELINE, "cpu", events.append, previews=True)
+    weights = direct.model.state_dict()
+
+    reg = JobRegistry()
+    p = reg.wait(reg.start(PIPELINE), 60)
+    assert p.config == PIPELINE  # the RunConfig itself, not a dict to parse again
+    assert list(p.curve) == [(e.step, e.logs["loss"]) for e in events if e.step and not e.epoch_end]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in p.epochs] == \
+        [{k: v for k, v in e.logs.items() if k != "seconds"} for e in events if e.epoch_end]
+    assert [epoch for epoch, _ in p.recons] == [0, 1, 2]
+    assert all(np.array_equal(r, e.preview) for (_, r), e in zip(p.recons, (e for e in events if e.preview is not None)))
+    job_run = load_run(p.run_id)
+    assert (job_run.path / "preview.png").is_file()
+
+    args = ["train", "--limit-train", "300", "--limit-test", "40", "--hidden", "32", "--epochs", "2",
+            "--batch-size", "64", "--patience", "0", "--seed", "3", "--device", "cpu"]
+    assert cli.main(args) == 0
+    cli_run = next(r for r in list_runs() if r.id != p.run_id)
+    assert cli_run.config == PIPELINE and (cli_run.path / "preview.png").is_file()
+    assert (cli_run.path / "preview.png").read_bytes() == (job_run.path / "preview.png").read_bytes()
+    for run in (job_run, cli_run):
+        saved = safetensors.torch.load_file(run.path / "weights.safetensors")
+        assert all(torch.equal(saved[k], weights[k]) for k in weights), run.id
+
+    demo_events: list[TrainEvent] = []
+    demo = anomaly.one_class_demo(3, epochs=2, seed=1, device="cpu", on_event=demo_events.append)
+    again: list[TrainEvent] = []
+    trained = train_run(anomaly.one_class_config("fashion-mnist-sample", 2, 1), "cpu", again.append,
+                        select=lambda split: anomaly.one_class_split(split, 3))
+    assert demo_events and _plain(demo_events) == _plain(again)
+    test = load_dataset(DataConfig())[1]
+    assert np.array_equal(demo.scores, anomaly.reconstruction_errors(trained.model, test))

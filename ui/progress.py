@@ -92,7 +92,7 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
             st.caption(f"Stopped early: {p.message}.")
         show_metrics(p.metrics)
     elif p.state == "no_better":
-        lr = p.config.get("train", {}).get("lr", 1e-3)
+        lr = p.config.train.lr
         saved = (f" It was saved as {plain(name)}, marked so, and is left out of the pages that compare models."
                  if name else "")
         st.warning(f"Finished, but this model redraws the test images no better than the average image would.{saved} "
@@ -109,7 +109,7 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
             st.info("Stopped, and nothing was saved. To keep what a model has learned so far, tick "
                     "“Keep the partial model” before you click Stop.", icon=":material/stop_circle:")
     elif p.state == "diverged":
-        lr = p.config.get("train", {}).get("lr", 1e-3)
+        lr = p.config.train.lr
         st.error(f"Training went off the rails: the loss exploded, so nothing was saved. "
                  f"Lower the learning rate (try {lr / 3:.2g}) and click Train again.", icon=":material/error:")
         st.caption(f"Details: {plain(p.message)}")

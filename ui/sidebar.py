@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 import aecore.jobs
-from aecore.config import from_dict
 from aecore.runs import default_name, runs_dir
 from ui.text import plain
 
@@ -31,10 +30,7 @@ def active_jobs() -> list[aecore.jobs.Progress]:
 
 
 def job_name(p: aecore.jobs.Progress) -> str:
-    try:
-        return p.config.get("name") or default_name(from_dict(p.config))
-    except ValueError:
-        return "a model"
+    return p.config.name or default_name(p.config)
 
 
 def show_training_now(was_busy: bool) -> None:
