@@ -7,6 +7,7 @@ made with a two-step `train_run`. The whole file runs in well under a minute.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -121,10 +122,13 @@ def test_a_missing_dataset_offers_a_download_that_fails_clearly_offline(monkeypa
     assert at.button(key="download").label == "Download"  # offered again
 
 
-def start_training(at: AppTest, epochs: int, lr: float | None = None) -> str:
-    at.selectbox(key="dataset").set_value("digits").run()
+def start_training(at: AppTest, epochs: int, lr: float | None = None, dataset: str = "digits",
+                   patience: int | None = None) -> str:
+    at.selectbox(key="dataset").set_value(dataset).run()
     at.selectbox(key="model").set_value("mlp_ae").run()
     at.number_input(key="epochs").set_value(epochs).run()
+    if patience is not None:
+        at.number_input(key="patience").set_value(patience).run()
     if lr is not None:
         at.number_input(key="lr").set_value(lr).run()
     at.button(key="train").click().run()
@@ -197,10 +201,11 @@ def test_a_vae_picked_without_its_preset_gets_a_min_delta_in_nats():
 
 def test_stop_with_keep_partial_saves_a_marked_run():
     at = open_page("pages/train.py")
-    job_id = start_training(at, epochs=200)
+    # epochs of the 10,000-image sample and no early stopping: still training when Stop is clicked, however busy
+    job_id = start_training(at, epochs=200, dataset="fashion-mnist-sample", patience=0)
     wait_for(job_id, lambda p: p.step > 0)
     at.run()
-    assert "Epoch 1/200 · batch" in " ".join(p.proto.text for p in at.get("progress"))
+    assert re.search(r"Epoch \d+/200 · batch", " ".join(p.proto.text for p in at.get("progress")))
     at.checkbox(key="keep_partial").check().run()
     at.button(key="stop").click().run()
     p = wait_for(job_id, lambda p: p.finished)
