@@ -8,7 +8,6 @@ digits work offline; the full FashionMNIST and MNIST come through `torchvision.d
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import background
 from .config import DataConfig
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -32,8 +32,6 @@ DATASET_INFO = {
     "mnist": "MNIST (torchvision, 60,000 train / 10,000 test)",
 }
 _TORCHVISION = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
-_prefetches: dict[tuple[str, str], threading.Thread] = {}
-_prefetch_lock = threading.Lock()
 
 
 class DatasetUnavailable(RuntimeError):
@@ -86,19 +84,20 @@ def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split
     return train, test
 
 
-def prefetch(cfg: DataConfig, root: str | Path | None = None) -> threading.Thread | None:
-    """Load a dataset into the in-process cache on a background thread, so that training starts at once.
+def prefetch(cfg: DataConfig, root: str | Path | None = None) -> str | None:
+    """Load a dataset into the in-process cache as background compute work, so that training starts at once.
 
-    One thread per dataset and root for the life of the process: a page may ask on every rerun.
+    Returns the work's id, or None when the dataset is not on disk. Keyed by dataset and root: a page may
+    ask on every rerun and joins the one load.
     """
     if not is_available(cfg.name, root):
         return None
-    key = (cfg.name, str(root or data_dir()))
-    with _prefetch_lock:
-        if key not in _prefetches:
-            _prefetches[key] = threading.Thread(target=_load, args=(*key, False), name="aecore-prefetch", daemon=True)
-            _prefetches[key].start()
-        return _prefetches[key]
+    name, folder = cfg.name, str(root or data_dir())
+
+    def load(ctx: background.Context) -> None:
+        _load(name, folder, False)  # the splits stay in _load's cache, not in the executor's entry
+
+    return background.submit(load, "compute", key=("prefetch", name, folder))
 
 
 def is_available(name: str, root: str | Path | None = None) -> bool:

@@ -9,17 +9,15 @@ import contextlib
 import math
 import os
 import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
+from . import background
 from .settings import env_int
 
 _threads_set = False
-_warm_up_lock = threading.Lock()
-_warm_up_thread: threading.Thread | None = None
 
 
 def pick_device(prefer: str = "auto") -> torch.device:
@@ -129,18 +127,13 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def warm_up() -> threading.Thread:
-    """Make the process's first Adam step on a tiny model in a background thread, once; later calls return it.
+def warm_up() -> str:
+    """Make the process's first Adam step on a tiny model as background compute work; returns the work's id.
 
     The first optimiser in a process imports torch._dynamo (1.6 s on a 2-core CPU); done ahead of time,
-    that wait stays off the first Train click.
+    that wait stays off the first Train click. Keyed, so asking on every rerun joins the one warm-up.
     """
-    global _warm_up_thread
-    with _warm_up_lock:
-        if _warm_up_thread is None:
-            _warm_up_thread = threading.Thread(target=_one_step, name="aecore-warm-up", daemon=True)
-            _warm_up_thread.start()
-        return _warm_up_thread
+    return background.submit(lambda ctx: _one_step(), "compute", key=("warm-up",))
 
 
 def _one_step() -> None:

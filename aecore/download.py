@@ -3,8 +3,8 @@
 `download_dataset` tries torchvision's mirrors for each of the four files, checks each download against
 torchvision's MD5 and unpacks it into `<root>/<FashionMNIST|MNIST>/raw`, where `load_dataset` reads it.
 Every failure, offline included, ends as a `DatasetUnavailable` that says what to do instead.
-`start_download(name)` runs it in a background thread owned by this module, so a page can start it and
-read `download_status(name)` while the user goes on clicking.
+`start_download(name)` runs it as compute work on the one executor (`aecore.background`), so a page can
+start it and read `download_status(name)` while the user goes on clicking, and two sessions share one download.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import hashlib
 import http.client
 import os
 import secrets
-import threading
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import background
 from .data import _TORCHVISION, DATASET_INFO, DatasetUnavailable, data_dir, is_available
 
 CHUNK = 1 << 16
-DOWNLOAD_STATES = ("idle", "running", "done", "failed")
+DOWNLOAD_STATES = ("idle", "running", "done", "failed", "stopped")  # idle: none started; running: under way
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class DownloadStatus:
     name: str
     state: str = "idle"  # one of DOWNLOAD_STATES
     fraction: float = 0.0  # 0..1 of the bytes of all files
-    message: str = ""  # why it failed, and what to do
+    message: str = ""  # why it failed and what to do, or that it waits for other work to finish
 
 
 def sources(name: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -106,39 +106,33 @@ def _write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-_status: dict[str, DownloadStatus] = {}
-_lock = threading.Lock()
+_status: dict[str, str] = {}  # dataset name -> id of its latest download work
 
 
 def download_status(name: str) -> DownloadStatus:
-    """The latest state of the background download of `name` ("idle" if none was started)."""
-    with _lock:
-        return _status.get(name, DownloadStatus(name))
+    """The latest state of the background download of `name` ("idle" if none was started, or it was forgotten).
+
+    Work still queued for a compute slot is under way as far as the page is concerned: "running", at 0.
+    """
+    try:
+        s = background.snapshot(_status[name])
+    except KeyError:
+        return DownloadStatus(name)
+    if s.state == "queued":
+        return DownloadStatus(name, "running", 0.0, "waiting for other work to finish")
+    return DownloadStatus(name, s.state, s.fraction, (s.message or s.error) if s.state == "failed" else "")
 
 
 def start_download(name: str, root: str | Path | None = None, mirrors: Sequence[str] | None = None) -> DownloadStatus:
-    """Start downloading `name` in a background thread unless it is running already; returns its status."""
-    with _lock:
-        current = _status.get(name, DownloadStatus(name))
-        if current.state == "running":
-            return current
-        if is_available(name, root):
-            _status[name] = DownloadStatus(name, "done", 1.0)
-            return _status[name]
-        _status[name] = DownloadStatus(name, "running")
+    """Start downloading `name` as background work unless it is under way already; returns its status."""
+    if is_available(name, root):
+        return DownloadStatus(name, "done", 1.0)
 
-    def set_status(**changes) -> None:
-        with _lock:
-            _status[name] = DownloadStatus(**{**_status[name].__dict__, **changes})
-
-    def work() -> None:
+    def work(ctx: background.Context) -> background.Outcome | Path:
         try:
-            download_dataset(name, root, lambda f: set_status(fraction=f), mirrors)
-            set_status(state="done", fraction=1.0, message="")
-        except DatasetUnavailable as err:
-            set_status(state="failed", message=str(err))
-        except Exception as err:  # the page must learn of any failure, not wait forever
-            set_status(state="failed", message=f"{type(err).__name__}: {err}")
+            return download_dataset(name, root, lambda f: ctx.report(f, "downloading"), mirrors)
+        except DatasetUnavailable as err:  # already says what to do: shown as it is
+            return background.Outcome("failed", message=str(err))
 
-    threading.Thread(target=work, name=f"aecore-download-{name}", daemon=True).start()
+    _status[name] = background.submit(work, "compute", key=("download", name, str(root or data_dir())))
     return download_status(name)

@@ -1,9 +1,10 @@
 """Anomalies: an autoencoder redraws best what it has seen, so a large reconstruction error marks the odd one out.
 
 First, any saved model's error on every test image, class by class, and the images it redraws worst.
-Then a one-class demo: a small model trains on one class only, in a background task that this page polls
-(never inside the script run), and the whole test split is scored by its error, with a ROC curve. A
-finished demo is kept per dataset and class, so coming back shows it at once.
+Then a one-class demo: a small model trains on one class only, as training work on the one executor (so
+it waits for a training slot like any job) that this page polls, never inside the script run, and the
+whole test split is scored by its error, with a ROC curve. A finished demo is kept per dataset and class
+while the executor holds it, so coming back shows it at once.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import streamlit as st
 
 import aecore.tasks
-from aecore.anomaly import ErrorReport, OneClassResult, error_report, one_class_demo
+from aecore import background
+from aecore.anomaly import OneClassResult, one_class_demo
 from aecore.runs import RunInfo
+from ui.analysis import errors_work
 from ui.charts import class_errors_figure, error_histogram_figure, roc_figure
 from ui.images import enlarge, stack_pairs
-from ui.loaders import cached_model, cached_test_split, finished_runs, load_model_or_stop, load_test_or_stop, \
-    run_picker, show_no_runs
+from ui.loaders import finished_runs, load_model_or_stop, load_test_or_stop, run_picker, show_no_runs
 from ui.shell import require_shell
 from ui.widgets import dataset_label
 from ui.text import plain
+from ui.waiting import result_of, wait_for
 
 require_shell()
 
@@ -28,13 +31,7 @@ WORST_PER_ROW = 8
 DEMO_DATASETS = ("fashion-mnist-sample", "mnist-sample", "digits")
 DEMO_EPOCHS = 10
 DEMO_SEED = 0
-POLL_SECONDS = 0.5
 NO_BAR = {"displayModeBar": False}
-
-
-@st.cache_data(max_entries=16, show_spinner="Scoring every test image…")
-def scored(run_id: str, dataset: str) -> ErrorReport:
-    return error_report(cached_model(run_id), cached_test_split(dataset), k=WORST)
 
 
 def show_model_errors(runs: list[RunInfo]) -> None:
@@ -42,7 +39,10 @@ def show_model_errors(runs: list[RunInfo]) -> None:
     run = run_picker("Model", key="anomalies_run", runs=runs, help="Any saved model; its own test images are scored.")
     load_model_or_stop(run)
     load_test_or_stop(run.dataset)
-    report = scored(run.id, run.dataset)
+    report = result_of(errors_work(run.id, run.dataset, WORST), "Scoring every test image",
+                       "The test images could not be scored through this model.")
+    if report is None:
+        return
     st.plotly_chart(class_errors_figure(report.by_class()), key="anomalies_classes", config=NO_BAR,
                     alt="Box plots of reconstruction error for each class of test images")
     st.caption(f"Each box spans the middle half of one class's errors over {len(report.errors):,} test images, the "
@@ -71,15 +71,15 @@ def one_class_controls() -> tuple[str, int, tuple[str, ...]]:
     return dataset, int(normal), classes
 
 
-def demo_status(key: tuple) -> aecore.tasks.TaskStatus | None:
-    """This demo's task: running or done in this app, or else the last one this tab started (to show a failure)."""
-    task_id = aecore.tasks.find(key)
+def demo_status(key: tuple) -> background.Snapshot | None:
+    """This demo's work: running or done in this app, or else the last one this tab started (to show a failure)."""
+    task_id = background.find(key)
     mine = st.session_state.get("anomalies_task")
     if task_id is None and mine and tuple(mine[0]) == key:
         task_id = mine[1]
     try:
-        return aecore.tasks.status(task_id) if task_id else None
-    except KeyError:  # forgotten by the task registry
+        return background.snapshot(task_id) if task_id else None
+    except KeyError:  # forgotten by the executor
         return None
 
 
@@ -99,9 +99,11 @@ def show_one_class(dataset: str, normal: int, classes: tuple[str, ...]) -> None:
                    "score every test image. A finished demo is kept, so it shows at once next time.")
     if status is None:
         st.caption("Nothing trained for this class yet: click the button above.")
-    elif not status.finished:
-        st.fragment(show_demo_progress, run_every=POLL_SECONDS)(status.task_id)
-    elif status.state == "done":
+        return
+    status = wait_for(status.id, "Training the detector", stop_key="anomalies_stop")
+    if status is None:
+        return
+    if status.state == "done":
         show_demo_result(status.result)
     elif status.state == "failed":
         st.error("Training the detector failed, so there is nothing to show. Click the button to try again, or "
@@ -109,19 +111,6 @@ def show_one_class(dataset: str, normal: int, classes: tuple[str, ...]) -> None:
         st.caption(f"Details: {plain(status.error)}")
     else:
         st.info("That training was stopped. Click the button to train it again.", icon=":material/stop_circle:")
-
-
-def show_demo_progress(task_id: str) -> None:
-    """One poll of the background training; redraws the page once it has finished."""
-    try:
-        s = aecore.tasks.status(task_id)
-    except KeyError:
-        st.rerun()
-    if s.finished:
-        st.rerun()
-    st.progress(s.fraction, text=s.message or "Starting…")
-    st.button("Stop", key="anomalies_stop", icon=":material/stop_circle:", on_click=aecore.tasks.cancel,
-              args=(task_id,), help="Stop training; nothing is kept.")
 
 
 def show_demo_result(result: OneClassResult) -> None:

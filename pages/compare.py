@@ -1,8 +1,9 @@
 """Compare: two or more saved models side by side on the same test images, their scores, and how they learned.
 
 Every model is shown the same images: the test split of the first chosen run's dataset, or of another
-dataset of the chosen runs that the user picks. Scores cover the whole split and are cached per run and
-dataset; the benchmark's reference values, where it has been run, say how good the numbers are.
+dataset of the chosen runs that the user picks. Scores cover the whole split, as background work per run
+and dataset that every session shares; the benchmark's reference values, where it has been run, say how good
+the numbers are.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from aecore.metrics import HIGHER_IS_BETTER
 from aecore.models import count_parameters
 from aecore.reference import load_reference
 from aecore.runs import RunInfo
-from ui.analysis import cached_reconstructions, cached_scores
+from ui.analysis import cached_reconstructions, scores_work
 from ui.charts import class_bars_figure, loss_curves_figure
 from ui.images import heat_colours, heat_scale, labelled_grid, png_bytes
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
 from ui.shell import require_shell
+from ui.waiting import result_of
 from ui.widgets import METRICS, dataset_label, format_duration, model_label
 from ui.text import plain
 
@@ -248,7 +250,12 @@ picked = aecore.analysis.pick_images(split.y.numpy(), count, seed, None if label
 show_grid(chosen, names, split, dataset, picked, heatmaps)
 
 st.subheader("Scores on the whole test set")
-scores = {r.id: cached_scores(r.id, dataset) for r in chosen}
+work = {r.id: scores_work(r.id, dataset) for r in chosen}  # all queued at once, then waited on in turn
+scores = {}
+for r in chosen:
+    scores[r.id] = result_of(work[r.id], "Scoring every test image", "The test images could not be scored.")
+    if scores[r.id] is None:
+        st.stop()
 means = {r.id: aecore.analysis.summarise(scores[r.id]) for r in chosen}
 show_table(scores_table(chosen, names, means, {r.id: parameter_count(r, models[r.id]) for r in chosen}), len(split))
 show_reference(dataset)

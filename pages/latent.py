@@ -1,9 +1,10 @@
 """Latent space: a map of the codes a model gives test images, and what lies between them.
 
 The codes of up to N test images are projected to 2-D or 3-D (PCA, or t-SNE with its progress shown; a
-code of two or three numbers is drawn as it is) and plotted coloured by class. Clicking a point shows
-its image, the model's reconstruction and its nearest neighbours in the full code space; clicking a
-second point decodes a walk between the two codes. The clicks live in session state, so they survive
+code of two or three numbers is drawn as it is) and plotted coloured by class. The projection is background
+work keyed by run and settings, so sessions asking for the same map share one. Clicking a point shows its
+image, the model's reconstruction and its nearest neighbours in the full code space; clicking a second point
+decodes a walk between the two codes. The clicks live in session state, so they survive
 the reruns that the other controls cause.
 """
 
@@ -19,11 +20,12 @@ import aecore.latent
 from aecore.data import Split
 from aecore.latent import Codes, Projection
 from aecore.runs import RunInfo
-from ui.analysis import cached_codes, cached_projection, run_with_progress
+from ui.analysis import cached_codes, projection_work
 from ui.charts import latent_figure, selected_image
 from ui.images import enlarge, labelled_grid, png_bytes
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, run_picker
 from ui.shell import require_shell
+from ui.waiting import result_of
 
 require_shell()
 
@@ -193,13 +195,10 @@ split = load_test_or_stop(run.dataset)
 settings = map_controls(run, split)
 model = load_model_or_stop(run)
 codes = cached_codes(run.id, run.dataset, settings.n)
-try:
-    projection = run_with_progress(
-        lambda report: cached_projection(run.id, run.dataset, settings.n, settings.method, settings.dims,
-                                         settings.perplexity, _on_progress=report),
-        "Drawing the map")
-except ValueError as err:
-    st.error(f"The map could not be drawn: {err}.", icon=":material/error:")
+work = projection_work(run.id, run.dataset, settings.n, settings.method, settings.dims, settings.perplexity)
+projection = result_of(work, "Drawing the map", "The map could not be drawn with these settings: try another method "
+                                                "or more images.")
+if projection is None:
     st.stop()
 show_map(run, split, codes, projection)
 picks = current_picks(run, codes)

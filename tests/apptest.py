@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
+WAITING = ("Drawing the map", "Scoring every test image", "Training the detector")  # ui.waiting labels
 
 
 def open_page(page: str, state: dict | None = None, query: dict | None = None) -> AppTest:
@@ -18,6 +20,17 @@ def open_page(page: str, state: dict | None = None, query: dict | None = None) -
     at.switch_page(page)
     at.run()
     assert not at.exception, at.exception
+    return at
+
+
+def settle(at: AppTest, timeout: float = 120) -> AppTest:
+    """Rerun while the page waits on background work, as its polling fragment does in a browser."""
+    deadline = time.monotonic() + timeout
+    while any(p.proto.text.startswith(WAITING) for p in at.get("progress")):
+        assert time.monotonic() < deadline, "the background work did not finish in time"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
     return at
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -9,11 +11,12 @@ import torch
 import aecore.tasks
 from aecore.anomaly import (error_report, errors_by_class, one_class_demo, one_class_split, reconstruction_errors, roc,
                             worst)
-from aecore.config import DataConfig, TrainConfig
+from aecore.background import Executor
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.metrics import evaluate_per_image
 from aecore.models import build_model, default_config
-from aecore.train import fit
+from aecore.train import fit, train_run
 
 
 def test_roc_of_constructed_scores():
@@ -89,18 +92,36 @@ def test_one_class_demo_trains_on_one_class_and_flags_the_others():
 
 
 def test_one_class_demo_runs_as_a_background_task():
-    tasks = aecore.tasks.TaskRegistry()
-    task_id = tasks.submit(one_class_demo, 1, "fashion-mnist-sample", 1, 0, device="cpu")
-    status = tasks.wait(task_id, timeout=120)
+    ex = Executor({"train": 1})
+    status = ex.wait(aecore.tasks.submit(one_class_demo, 1, "fashion-mnist-sample", 1, 0, device="cpu", executor=ex),
+                     timeout=120)
     assert status.state == "done", status.error
     assert status.result.normal_name == "Trouser" and status.result.roc.auc > 0.6
+
+
+def test_the_demo_and_a_training_run_take_turns_on_one_training_slot():
+    ex, spans = Executor({"train": 1, "compute": 1}), {}
+
+    def timed(name, fn, *args, **kwargs):
+        start = time.monotonic()
+        result = fn(*args, **kwargs)
+        spans[name] = (start, time.monotonic())
+        return result
+
+    cfg = RunConfig(DataConfig(limit_train=256, limit_test=64), ModelConfig(latent_dim=4, hidden=(32,)),
+                    TrainConfig(epochs=2, max_steps=6))
+    training = ex.submit(lambda ctx: timed("training", train_run, cfg, "cpu", should_stop=ctx.should_stop), "train")
+    demo = aecore.tasks.submit(timed, "demo", one_class_demo, 1, "digits", 1, 0, device="cpu", executor=ex)
+    assert ex.snapshot(demo).state == "queued" and ex.snapshot(demo).queue_position == 1
+    assert ex.wait(training, timeout=120).state == "done" and ex.wait(demo, timeout=120).state == "done"
+    assert spans["training"][1] <= spans["demo"][0]  # never trained at the same time
 
 
 def test_one_class_demo_stopped_early_is_not_a_result():
     with pytest.raises(RuntimeError, match="did not finish"):
         one_class_demo(0, epochs=1, should_stop=lambda: True, device="cpu")
-    tasks = aecore.tasks.TaskRegistry()
-    failed = tasks.wait(tasks.submit(one_class_demo, 99), timeout=60)
+    ex = Executor({"train": 1})
+    failed = ex.wait(aecore.tasks.submit(one_class_demo, 99, executor=ex), timeout=60)
     assert failed.state == "failed" and "normal_class must be between 0 and 9" in failed.error
 
 

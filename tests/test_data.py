@@ -4,6 +4,7 @@ import sys
 import pytest
 import torch
 
+from aecore import background
 from aecore.config import DataConfig
 from aecore.data import (DatasetUnavailable, FASHION_CLASSES, Split, is_available, load_dataset,
                          split_validation, to_float)
@@ -82,10 +83,10 @@ def test_prefetch_fills_the_cache_in_the_background(tmp_path):
     from aecore.data import _load, prefetch
 
     cfg = DataConfig(name="mnist-sample")
-    thread = prefetch(cfg)
-    thread.join(30)
+    work = prefetch(cfg)
+    assert background.wait(work, 30).state == "done"
     hits = _load.cache_info().hits
     load_dataset(cfg)
     assert _load.cache_info().hits == hits + 1
-    assert prefetch(cfg) is thread  # asked again on every page rerun: no new thread
+    assert prefetch(cfg) == work  # asked again on every page rerun: no new work
     assert prefetch(DataConfig(name="mnist"), root=tmp_path) is None  # absent: nothing to load

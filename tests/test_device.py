@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from aecore import background
 from aecore.device import available_cpus, cgroup_cpu_limit, make_adam, pick_device, warm_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,10 +36,9 @@ def test_make_adam_uses_the_fused_kernel_on_cpu():
 
 
 def test_warm_up_runs_once_and_leaves_the_optimiser_imports_done():
-    thread = warm_up()
-    thread.join(60)
-    assert not thread.is_alive()
-    assert warm_up() is thread
+    work = warm_up()
+    assert background.wait(work, 60).state == "done"
+    assert warm_up() == work
     assert "torch._dynamo" in sys.modules  # what the first Adam in a process would otherwise import
 
 

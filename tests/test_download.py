@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 import time
 
 import pytest
 
-from aecore import download
+from aecore import background, download
 from aecore.data import DatasetUnavailable, is_available
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -77,3 +78,18 @@ def test_background_download_reports_failure_then_success(tmp_path, local_mirror
     done = wait("mnist")
     assert (done.state, done.fraction, done.message) == ("done", 1.0, "")
     assert download.start_download("mnist", tmp_path / "data").state == "done"  # already there: no new thread
+
+
+def test_a_download_waits_for_a_compute_slot_and_two_starts_share_it(tmp_path, local_mirror, monkeypatch):
+    monkeypatch.setattr(download, "_status", {})
+    monkeypatch.setattr(background, "_executor", background.Executor({"compute": 1}))
+    gate = threading.Event()
+    blocker = background.submit(lambda ctx: gate.wait(30), "compute")  # a map being drawn, say
+    waiting = download.start_download("mnist", tmp_path / "data")
+    assert (waiting.state, waiting.fraction, waiting.message) == ("running", 0.0, "waiting for other work to finish")
+    work = download._status["mnist"]
+    download.start_download("mnist", tmp_path / "data")  # a second click, or a second session
+    assert download._status["mnist"] == work
+    gate.set()
+    assert background.wait(blocker, 10).state == "done" and background.wait(work, 30).state == "done"
+    assert download.download_status("mnist").state == "done" and is_available("mnist", tmp_path / "data")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import open_page, texts
+from apptest import open_page, settle, texts
 
 import aecore.reference
-from aecore import runs
+import ui.analysis
+from aecore import background, runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
 
@@ -58,20 +60,25 @@ def with_runs(saved, monkeypatch) -> dict[str, runs.RunInfo]:
 
 
 
+def opened(page: str, state: dict | None = None) -> AppTest:
+    """The page with its background work (maps, scores) finished."""
+    return settle(open_page(page, state))
+
+
 def charts(at: AppTest) -> list[str]:
     return [c.key for c in at.get("plotly_chart")]
 
 
 @pytest.mark.parametrize("page", ["pages/compare.py", "pages/latent.py"])
 def test_without_runs_the_pages_say_what_to_do(page):
-    at = open_page(page)
+    at = opened(page)
     assert "Train one first" in texts(at.info)
     assert [link.label for link in at.page_link] == ["Go to Train"]
     assert not charts(at)
 
 
 def test_compare_shows_the_same_images_a_starred_table_and_both_charts(with_runs):
-    at = open_page("pages/compare.py")
+    at = opened("pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [with_runs["ae"].id, with_runs["vae"].id]  # the newest two
     assert not at.get("selectbox") or "compare_dataset" not in [s.key for s in at.selectbox]  # one dataset: no note
     assert len(at.get("image")) == 1
@@ -83,30 +90,30 @@ def test_compare_shows_the_same_images_a_starred_table_and_both_charts(with_runs
     assert table["Parameters"].str.replace(",", "").astype(int).gt(0).all()
     assert charts(at) == ["compare_classes", "compare_losses"]
     assert at.button_group(key="compare_curve").value == "mse"
-    at.button_group(key="compare_curve").set_value("loss").run()
+    settle(at.button_group(key="compare_curve").set_value("loss").run())
     assert not at.exception and charts(at) == ["compare_classes", "compare_losses"]
     assert "How good is this?" not in [e.label for e in at.expander]  # no reference file: no section
 
-    at.toggle(key="compare_heatmaps").set_value(True).run()
+    settle(at.toggle(key="compare_heatmaps").set_value(True).run())
     assert not at.exception and "dark means the model got that pixel right" in texts(at.caption)
     at.selectbox(key="compare_class").set_value(3)
-    at.number_input(key="compare_seed").set_value(7).run()
+    settle(at.number_input(key="compare_seed").set_value(7).run())
     assert not at.exception
 
 
 def test_runs_of_different_datasets_are_shown_the_chosen_datasets_images(with_runs):
-    at = open_page("pages/compare.py", {"compare_runs": [with_runs["ae"].id, with_runs["digits"].id]})
+    at = opened("pages/compare.py", {"compare_runs": [with_runs["ae"].id, with_runs["digits"].id]})
     assert "learned from different images" in texts(at.info)
     assert at.selectbox(key="compare_dataset").value == "fashion-mnist-sample"
-    at.selectbox(key="compare_dataset").set_value("digits").run()
+    settle(at.selectbox(key="compare_dataset").set_value("digits").run())
     assert not at.exception
     assert "359 test images" in texts(at.caption)  # scored on the digits test split
 
 
 def test_one_chosen_run_is_shown_with_a_hint_and_none_stops(with_runs):
-    at = open_page("pages/compare.py", {"compare_runs": [with_runs["vae"].id]})
+    at = opened("pages/compare.py", {"compare_runs": [with_runs["vae"].id]})
     assert "Add a second model" in texts(at.info) and len(at.dataframe) == 1
-    at.multiselect(key="compare_runs").set_value([]).run()
+    settle(at.multiselect(key="compare_runs").set_value([]).run())
     assert not at.exception and "Pick a model" in texts(at.info) and not charts(at)
 
 
@@ -118,7 +125,7 @@ def test_reference_values_show_beside_the_scores_when_measured(with_runs, tmp_pa
     (tmp_path / "reference" / "fashion-mnist.json").write_text(json.dumps({
         "dataset": "fashion-mnist", "train_images": 60000, "test_images": 10000, "device": "cpu", "threads": 2,
         "measured": "2026-11-22", "mean_image": {"mse": 0.094, "ssim": 0.21}, "presets": [row]}))
-    at = open_page("pages/compare.py")
+    at = opened("pages/compare.py")
     assert "How good is this?" in [e.label for e in at.expander]
     assert "Lower MSE and higher SSIM are better" in texts(at.markdown) and "full FashionMNIST training set (60,000 images)" in texts(at.markdown)
     reference = at.dataframe[1].value
@@ -129,29 +136,29 @@ def test_reference_values_show_beside_the_scores_when_measured(with_runs, tmp_pa
 
 def test_latent_map_by_pca_then_tsne_then_in_3d(with_runs):
     ae = with_runs["ae"].id
-    at = open_page("pages/latent.py", {"latent_run": ae, "latent_points_wanted": SMALL})
+    at = opened("pages/latent.py", {"latent_run": ae, "latent_points_wanted": SMALL})
     assert charts(at) == ["latent_scatter"]
     assert "PCA turns the 8-number codes" in texts(at.caption)
     assert "Click any dot" in texts(at.info)
-    at.button_group(key="latent_method").set_value("tsne").run()
+    settle(at.button_group(key="latent_method").set_value("tsne").run())
     assert not at.exception and "t-SNE rearranges" in texts(at.caption)
     assert at.slider(key="latent_perplexity").value == 30
-    at.toggle(key="latent_3d").set_value(True).run()
+    settle(at.toggle(key="latent_3d").set_value(True).run())
     assert not at.exception and "switch 3-D off" in texts(at.caption)
 
 
 def test_the_number_of_images_is_capped_by_each_test_set_and_remembered(with_runs):
-    at = open_page("pages/latent.py", {"latent_run": with_runs["digits"].id})
+    at = opened("pages/latent.py", {"latent_run": with_runs["digits"].id})
     assert at.number_input(key="latent_n").value == 359  # 5,000 asked for, the digits test set holds 359
-    at.number_input(key="latent_n").set_value(SMALL).run()
+    settle(at.number_input(key="latent_n").set_value(SMALL).run())
     assert at.session_state["latent_points_wanted"] == SMALL
-    at.selectbox(key="latent_run").set_value(with_runs["vae"].id).run()
+    settle(at.selectbox(key="latent_run").set_value(with_runs["vae"].id).run())
     assert not at.exception and at.number_input(key="latent_n").value == SMALL
 
 
 @pytest.mark.parametrize("run, words", [("vae", "shows them as they are"), ("digits", "single number")])
 def test_small_codes_are_drawn_as_they_are(with_runs, run, words):
-    at = open_page("pages/latent.py", {"latent_run": with_runs[run].id, "latent_points_wanted": SMALL})
+    at = opened("pages/latent.py", {"latent_run": with_runs[run].id, "latent_points_wanted": SMALL})
     assert charts(at) == ["latent_scatter"]
     assert words in texts(at.caption)
     assert at.toggle(key="latent_3d").disabled
@@ -159,19 +166,41 @@ def test_small_codes_are_drawn_as_they_are(with_runs, run, words):
 
 def test_a_picked_point_shows_its_image_neighbours_and_the_walk_from_the_one_before(with_runs):
     vae = with_runs["vae"].id
-    at = open_page("pages/latent.py", {"latent_run": vae, "latent_points_wanted": 2000,
+    at = opened("pages/latent.py", {"latent_run": vae, "latent_points_wanted": 2000,
                                        "latent_picks": {"run": vae, "images": [5, 42]}})
     heads = texts(at.subheader)
     assert "Image 42:" in heads and "From image 5" in heads and "to image 42" in heads
     assert at.slider(key="latent_k").value == 8 and at.slider(key="latent_steps").value == 9
     assert len(at.get("image")) >= 4  # the image, its redrawing, the neighbours, the walk
-    at.slider(key="latent_steps").set_value(4).run()
+    settle(at.slider(key="latent_steps").set_value(4).run())
     assert not at.exception
-    at.button(key="latent_clear").click().run()
+    settle(at.button(key="latent_clear").click().run())
     assert not at.exception and "Click any dot" in texts(at.info) and "latent_picks" not in at.session_state
 
 
 def test_picks_of_another_run_are_ignored(with_runs):
-    at = open_page("pages/latent.py", {"latent_run": with_runs["ae"].id, "latent_points_wanted": SMALL,
+    at = opened("pages/latent.py", {"latent_run": with_runs["ae"].id, "latent_points_wanted": SMALL,
                                        "latent_picks": {"run": with_runs["vae"].id, "images": [5]}})
     assert "Click any dot" in texts(at.info) and not at.subheader
+
+
+def test_two_sessions_on_the_latent_page_share_one_tsne(with_runs):
+    """Both sessions wait on one queued t-SNE (the compute slot is held first), which runs once for both."""
+    state = {"latent_run": with_runs["ae"].id, "latent_points_wanted": 150, "latent_method": "tsne",
+             "latent_perplexity": 17}
+    gate = threading.Event()
+    blocker = background.submit(lambda ctx: gate.wait(60), "compute")
+    before = ui.analysis.computed["projection"]
+    try:
+        sessions = [open_page("pages/latent.py", state) for _ in range(2)]
+        for at in sessions:
+            assert [p.proto.text for p in at.get("progress")] == ["Drawing the map: waiting for other work to finish "
+                                                                  "(next in line)"]
+            assert not charts(at)
+    finally:
+        gate.set()
+    background.wait(blocker, 10)
+    for at in sessions:
+        settle(at)
+        assert charts(at) == ["latent_scatter"] and "t-SNE rearranges" in texts(at.caption)
+    assert ui.analysis.computed["projection"] == before + 1

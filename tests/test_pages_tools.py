@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apptest import open_page, texts
+from apptest import open_page, settle, texts
 
 from aecore import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -128,7 +128,7 @@ def test_denoise_explains_how_to_make_a_denoising_run(store, tmp_path, monkeypat
 
 
 def test_anomalies_scores_classes_and_runs_the_one_class_demo_in_the_background(store):
-    at = open_page("pages/anomalies.py")
+    at = settle(open_page("pages/anomalies.py"))  # the scoring of every test image is background work
     assert len(at.get("plotly_chart")) == 1  # the per-class box plot
     assert len(at.image) == 16 and "·" in at.image[0].proto.imgs[0].caption  # the worst images, class and error
     at.selectbox(key="anomalies_dataset").set_value("digits")

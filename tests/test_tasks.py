@@ -1,12 +1,12 @@
-"""The background task runner: results, failures, progress, shared keys, cancelling and forgetting old tasks."""
+"""Tasks in the on_progress/should_stop style run as train work on the one executor: results, stop, keys, slots."""
 
 from __future__ import annotations
 
 import threading
+import time
 
-import pytest
-
-from aecore.tasks import TaskRegistry
+from aecore import tasks
+from aecore.background import Executor
 
 
 def add(a: int, b: int, on_progress, should_stop) -> int:
@@ -23,66 +23,56 @@ def gated(gate: threading.Event, seen: list, on_progress, should_stop) -> str:
     on_progress(0.25, "a quarter")
     seen.append("reported")
     gate.wait(10)
-    on_progress(0.75, "three quarters")  # raises once the task was cancelled
+    on_progress(0.75, "three quarters")  # raises once the task was stopped
     return "finished"
 
 
-def test_a_task_runs_in_the_background_and_returns_its_result():
-    tasks = TaskRegistry()
-    task_id = tasks.submit(add, 2, 3)
-    status = tasks.wait(task_id, timeout=10)
-    assert (status.state, status.result, status.fraction, status.error) == ("done", 5, 1.0, "")
-    assert status.finished and status.elapsed >= 0
+def timed(spans: list, seconds: float, on_progress, should_stop) -> None:
+    start = time.monotonic()
+    while time.monotonic() < start + seconds and not should_stop():
+        on_progress((time.monotonic() - start) / seconds, "working")
+        time.sleep(0.01)
+    spans.append((start, time.monotonic()))
 
 
-def test_a_failing_task_is_marked_failed_with_its_error():
-    tasks = TaskRegistry()
-    status = tasks.wait(tasks.submit(broken), timeout=10)
-    assert status.state == "failed" and status.result is None
-    assert status.error == "ValueError: the data is missing"
+def test_a_task_runs_as_train_work_and_returns_its_result():
+    ex = Executor({"train": 1})
+    status = ex.wait(tasks.submit(add, 2, 3, executor=ex), timeout=10)
+    assert (status.kind, status.state, status.result, status.fraction, status.error) == ("train", "done", 5, 1.0, "")
+    failed = ex.wait(tasks.submit(broken, executor=ex), timeout=10)
+    assert failed.state == "failed" and failed.error == "ValueError: the data is missing"
 
 
-def test_progress_is_visible_while_it_runs_and_cancel_stops_it():
-    tasks, gate, seen = TaskRegistry(), threading.Event(), []
-    task_id = tasks.submit(gated, gate, seen)
+def test_a_stopped_task_ends_at_its_next_report():
+    ex, gate, seen = Executor({"train": 1}), threading.Event(), []
+    task_id = tasks.submit(gated, gate, seen, executor=ex)
     while not seen:
-        threading.Event().wait(0.01)
-    status = tasks.status(task_id)
-    assert (status.state, status.fraction, status.message) == ("running", 0.25, "a quarter")
-    tasks.cancel(task_id)
+        time.sleep(0.01)
+    assert ex.snapshot(task_id).message == "a quarter"
+    ex.stop(task_id)
     gate.set()
-    assert tasks.wait(task_id, timeout=10).state == "cancelled"
+    assert ex.wait(task_id, timeout=10).state == "stopped"
 
 
 def test_a_key_shares_one_task_until_it_fails():
-    tasks, gate, seen = TaskRegistry(), threading.Event(), []
-    first = tasks.submit(gated, gate, seen, key=("demo", 1))
-    assert tasks.submit(gated, gate, seen, key=("demo", 1)) == first  # running: shared
-    assert tasks.find(("demo", 1)) == first and tasks.find(("demo", 2)) is None
+    ex, gate, seen = Executor({"train": 1}), threading.Event(), []
+    first = tasks.submit(gated, gate, seen, key=("demo", 1), executor=ex)
+    assert tasks.submit(gated, gate, seen, key=("demo", 1), executor=ex) == first
     gate.set()
-    assert tasks.wait(first, timeout=10).result == "finished"
-    assert tasks.submit(gated, gate, seen, key=("demo", 1)) == first  # done: a cached result
-    failed = tasks.submit(broken, key="fails")
-    tasks.wait(failed, timeout=10)
-    assert tasks.find("fails") is None and tasks.submit(add, 1, 1, key="fails") != failed  # failed: tried again
+    assert ex.wait(first, timeout=10).result == "finished" and seen == ["reported"]
+    failed = tasks.submit(broken, key="fails", executor=ex)
+    ex.wait(failed, timeout=10)
+    assert tasks.submit(add, 1, 1, key="fails", executor=ex) != failed
 
 
-def test_tasks_queue_for_a_slot_and_old_finished_ones_are_forgotten():
-    tasks, gate, seen = TaskRegistry(max_concurrent=1, keep_finished=2), threading.Event(), []
-    blocking = tasks.submit(gated, gate, seen)
-    waiting = tasks.submit(add, 1, 2)
-    while not seen:
-        threading.Event().wait(0.01)
-    assert tasks.status(waiting).state == "queued"
-    gate.set()
-    assert tasks.wait(waiting, timeout=10).result == 3
-    later = [tasks.wait(tasks.submit(add, i, i), timeout=10) for i in range(3)]
-    assert [s.result for s in later] == [0, 2, 4]
-    with pytest.raises(KeyError):
-        tasks.status(blocking)
-    assert tasks.status(later[-1].task_id).result == 4
-
-
-def test_bad_settings_are_refused():
-    with pytest.raises(ValueError):
-        TaskRegistry(max_concurrent=0)
+def test_a_task_takes_a_training_slot_but_leaves_compute_free():
+    ex, trained, computed = Executor({"train": 1, "compute": 1}), [], []
+    task = tasks.submit(timed, trained, 0.3, executor=ex)
+    other_training = ex.submit(lambda ctx: timed(trained, 0.3, ctx.report, ctx.should_stop), "train")
+    assert ex.snapshot(other_training).queue_position == 1
+    compute = ex.submit(lambda ctx: timed(computed, 0.1, ctx.report, ctx.should_stop), "compute")
+    for work in (task, other_training, compute):
+        assert ex.wait(work, timeout=10).state == "done"
+    (a_start, a_end), (b_start, b_end) = sorted(trained)
+    assert a_end <= b_start  # one training slot: never at the same time
+    assert computed[0][0] < a_end  # compute has its own slot

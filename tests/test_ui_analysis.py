@@ -1,14 +1,11 @@
-"""The analysis pages' pure helpers: heat-map colours, labelled grids, their figures and the progress runner."""
+"""The analysis pages' pure helpers: heat-map colours, labelled grids and their figures."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
 from PIL import ImageFont
 
-from ui.analysis import run_with_progress
 from ui.charts import CLASS_COLOURS, class_bars_figure, latent_figure, loss_curves_figure, selected_image
 from ui.images import FONT_SIZE, HEAT_STOPS, heat_colours, heat_scale, labelled_grid, shorten
 
@@ -97,21 +94,3 @@ def test_latent_figure_colours_by_class_and_carries_image_numbers(n, dims, kind)
 def test_selected_image_reads_the_points_custom_data(point, image):
     assert selected_image(point) == image
 
-
-def test_run_with_progress_returns_results_and_raises_errors():
-    assert run_with_progress(lambda report: 42, "quick") == 42
-
-    def slow(report):
-        for i in range(4):
-            report(i / 4, f"step {i}")
-            time.sleep(0.15)
-        return "done"
-
-    assert run_with_progress(slow, "slow") == "done"
-
-    def broken(report):
-        time.sleep(0.4)
-        raise ValueError("no good")
-
-    with pytest.raises(ValueError, match="no good"):
-        run_with_progress(broken, "broken")

@@ -1,38 +1,50 @@
-"""Cached scores, reconstructions, codes and maps for the Compare and Latent space pages.
+"""Scores, reconstructions, codes and maps for the Compare, Latent space and Anomalies pages, cached or shared.
 
-Everything is keyed by run id and dataset name (a saved run never changes), so a second look at the
-same run, or another session looking at it, costs nothing. `run_with_progress(task, label)` runs a slow
-task in a worker thread while a progress bar here shows what it reports: the script stays responsive,
-and a map that was already drawn comes back at once without a bar flashing.
+Everything is keyed by run id and dataset name (a saved run never changes). Reconstructions and codes are
+quick, and cached with `st.cache_data`, which every session shares. Scoring a whole test split and drawing
+a map are slow, so they are `compute` work on the one executor (`aecore.background`), keyed by run, dataset
+and settings: two sessions asking for the same map share one computation, at most one such computation
+runs at once by default (`AECORE_MAX_COMPUTE`), and a page waits on the id through `ui.waiting`.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import TypeVar
+from collections import Counter
+from functools import partial
 
 import numpy as np
 import streamlit as st
 
 import aecore.analysis
 import aecore.latent
+from aecore import background
+from aecore.anomaly import ErrorReport, error_report
 from aecore.latent import Codes, Projection
 from aecore.metrics import evaluate_per_image
 from ui.loaders import cached_model, cached_test_split
 
-T = TypeVar("T")
-Progress = Callable[[float, str], None]
-QUICK_SECONDS = 0.3  # a task done this fast never shows a progress bar
+computed: Counter[str] = Counter()  # how often each kind of work really ran in this process: shared work counts once
+_computed_lock = threading.Lock()
 
 
-@st.cache_data(max_entries=64, show_spinner="Scoring every test image…")
-def cached_scores(run_id: str, dataset: str) -> dict[str, np.ndarray]:
-    """Every metric for every test image of the dataset through the run's model, `(N,)` each."""
-    return evaluate_per_image(cached_model(run_id), cached_test_split(dataset))
+def scores_work(run_id: str, dataset: str) -> str:
+    """The id of the work scoring every test image of the dataset through the run's model: `{metric: (N,)}`."""
+    return background.submit(partial(_scores, cached_model(run_id), cached_test_split(dataset)), "compute",
+                             key=("scores", run_id, dataset))
+
+
+def errors_work(run_id: str, dataset: str, k: int) -> str:
+    """The id of the work giving each test image's reconstruction error and the k worst (an `ErrorReport`)."""
+    return background.submit(partial(_errors, cached_model(run_id), cached_test_split(dataset), k), "compute",
+                             key=("errors", run_id, dataset, k))
+
+
+def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, perplexity: float) -> str:
+    """The id of the work laying the codes of `cached_codes` out as map points (a `Projection`)."""
+    codes = cached_codes(run_id, dataset, n)
+    return background.submit(partial(_projection, codes.z, method, dims, perplexity), "compute",
+                             key=("projection", run_id, dataset, n, method, dims, perplexity))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -47,49 +59,27 @@ def cached_codes(run_id: str, dataset: str, n: int) -> Codes:
     return aecore.latent.encode_split(cached_model(run_id), cached_test_split(dataset), n=n)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_projection(run_id: str, dataset: str, n: int, method: str, dims: int, perplexity: float,
-                      _on_progress: Progress | None = None) -> Projection:
-    """The codes of `cached_codes` as map points; a one-number code is laid out as a strip."""
-    codes = cached_codes(run_id, dataset, n)
-    if codes.z.shape[1] == 1:
-        warning = aecore.latent.standardise(codes.z)[2]  # DegenerateCodes when every code is the same
-        return Projection(aecore.analysis.strip_points(codes.z), np.arange(len(codes.z)), "strip", warning=warning)
-    return aecore.latent.project(codes.z, method, dims, perplexity=perplexity, on_progress=_on_progress)
+def _scores(model, split, ctx: background.Context) -> dict[str, np.ndarray]:
+    _count("scores")
+    ctx.report(0.0, f"{len(split):,} images")
+    return evaluate_per_image(model, split)
 
 
-def run_with_progress(task: Callable[[Progress], T], label: str) -> T:
-    """task(on_progress) in a worker thread, with a progress bar of what it reports and the time it has taken.
+def _errors(model, split, k: int, ctx: background.Context) -> ErrorReport:
+    _count("errors")
+    ctx.report(0.0, f"{len(split):,} images")
+    return error_report(model, split, k=k)
 
-    A rerun (the user changing a setting) interrupts only the waiting here; the task runs on, so a
-    cached task's result is ready for whoever asks next.
-    """
-    updates: queue.SimpleQueue[tuple[float, str]] = queue.SimpleQueue()
-    done: Future[T] = Future()
 
-    def work() -> None:
-        try:
-            done.set_result(task(lambda fraction, message: updates.put((fraction, message))))
-        except BaseException as err:  # handed to the waiting script run, which shows it
-            done.set_exception(err)
+def _projection(z: np.ndarray, method: str, dims: int, perplexity: float, ctx: background.Context) -> Projection:
+    """A one-number code is laid out as a strip; others go through `aecore.latent.project`."""
+    _count("projection")
+    if z.shape[1] == 1:
+        warning = aecore.latent.standardise(z)[2]  # DegenerateCodes when every code is the same
+        return Projection(aecore.analysis.strip_points(z), np.arange(len(z)), "strip", warning=warning)
+    return aecore.latent.project(z, method, dims, perplexity=perplexity, on_progress=ctx.report)
 
-    threading.Thread(target=work, name="ui-task", daemon=True).start()
-    try:
-        return done.result(timeout=QUICK_SECONDS)
-    except TimeoutError:
-        pass
-    start, fraction, message = time.monotonic(), 0.0, ""
-    bar = st.progress(0.0, text=f"{label}…")
-    try:
-        while True:
-            try:
-                return done.result(timeout=0.25)
-            except TimeoutError:
-                pass
-            while not updates.empty():
-                fraction, message = updates.get()
-            seconds = f"{time.monotonic() - start:.0f} s"
-            text = f"{label}: {message} · {seconds}" if message else f"{label}… {seconds}"
-            bar.progress(min(max(fraction, 0.0), 1.0), text=text)
-    finally:
-        bar.empty()
+
+def _count(kind: str) -> None:
+    with _computed_lock:
+        computed[kind] += 1

@@ -1,0 +1,261 @@
+"""The one executor for all long work: `submit(fn, kind, key)` returns an id; `snapshot(id)`, `stop(id)`, `wait(id)`.
+
+Work is a function of one argument, a `Context`: it reports progress with `ctx.report(fraction, message)`
+and asks `ctx.should_stop()` (or lets `report` raise `Stopped`) to end early. It runs in a thread that
+belongs to the executor, never to whoever asked, so a Streamlit rerun, a page switch or a closed tab cannot
+end it, and any page or session can read it back by id. Each kind of work has slots: at most that many of
+its kind run at once across the whole process (`train`: `AECORE_MAX_JOBS`, `compute`: `AECORE_MAX_COMPUTE`,
+default 1 each, since on a small machine two at once only halve each other's speed); the rest wait in line,
+first come first served. Work submitted with a `key` is shared: while it is queued, running or done, the
+same key returns the same id, so two sessions asking for one map share one computation and a finished
+result doubles as a cache until it is forgotten (the oldest finished entries beyond `keep_finished`).
+This module is the seam another backend (a cluster) plugs into: plain values in, frozen snapshots out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import threading
+import time
+import traceback
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from .settings import env_int
+
+log = logging.getLogger(__name__)
+KINDS = ("train", "compute")
+STATES = ("queued", "running", "done", "no_better", "stopped", "diverged", "failed")
+# no_better and diverged are training's own endings (saved but no better than the average image; blew up)
+FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
+SHARED = ("queued", "running", "done")  # a key joins work in these states; failed or stopped work is tried anew
+
+
+class Stopped(Exception):
+    """Raised by `Context.report` once the work has been asked to stop."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What work returns to end in a finished state other than done (a training that diverged), with why."""
+
+    state: str
+    result: Any = None
+    message: str = ""
+
+    def __post_init__(self):
+        if self.state not in FINISHED:
+            raise ValueError(f"an outcome's state must be one of {', '.join(FINISHED)}, got {self.state!r}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One piece of work in plain values, safe to hand to a page."""
+
+    id: str
+    kind: str  # one of KINDS
+    state: str  # one of STATES
+    fraction: float = 0.0  # 0..1, as last reported
+    message: str = ""  # the work's own word on what it is doing, or why it ended as it did
+    result: Any = None  # what the function returned, once finished
+    error: str = ""  # "ExceptionType: message" once failed
+    elapsed: float = 0.0  # seconds since it started running (0 while queued), or until it finished
+    queue_position: int = 0  # 1 = next of its kind to start; 0 when not queued
+    detail: Any = None  # richer progress, as last reported (a training job's curves and previews)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+class Context:
+    """What the work gets: a way to report progress and to hear that it should stop."""
+
+    def __init__(self, entry: _Entry):
+        self._entry = entry
+
+    def should_stop(self) -> bool:
+        return self._entry.stop.is_set()
+
+    def report(self, fraction: float, message: str = "", detail: Any = None) -> None:
+        """Publish progress; raises Stopped once a stop was asked, so work that only reports still ends."""
+        if self.should_stop():
+            raise Stopped()
+        changes: dict = {"fraction": min(1.0, max(0.0, float(fraction))), "message": message}
+        if detail is not None:
+            changes["detail"] = detail
+        self._entry.update(**changes)
+
+
+class _Entry:
+    def __init__(self, entry_id: str, kind: str, key: Hashable | None, fn: Callable[[Context], Any]):
+        self.id, self.kind, self.key, self.fn = entry_id, kind, key, fn
+        self.stop = threading.Event()
+        self.done: Future[Snapshot] = Future()
+        self.started = 0.0
+        self.snapshot = Snapshot(entry_id, kind, "queued")
+
+    def update(self, **changes: Any) -> None:
+        if self.started and "elapsed" not in changes:
+            changes["elapsed"] = time.monotonic() - self.started
+        self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
+
+
+class Executor:
+    """Owns the worker threads and one queue per kind of work."""
+
+    def __init__(self, slots: Mapping[str, int], keep_finished: int = 64):
+        unknown = set(slots) - set(KINDS)
+        if unknown or any(n < 1 for n in slots.values()) or keep_finished < 0:
+            raise ValueError(f"slots must give each of {', '.join(KINDS)} at least 1 and keep_finished must be at "
+                             f"least 0, got {dict(slots)} and {keep_finished}")
+        self.slots = {kind: int(slots.get(kind, 1)) for kind in KINDS}
+        self.keep_finished = keep_finished
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._queues: dict[str, deque[str]] = {kind: deque() for kind in KINDS}
+        self._running: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None) -> str:
+        """Queue `fn(ctx)` as work of `kind`; returns its id, or the id of the shared work already under `key`."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of work {kind!r}; choose one of: {', '.join(KINDS)}")
+        with self._lock:
+            if key is not None and (existing := self._find(key)) is not None:
+                return existing
+            entry = _Entry(secrets.token_hex(6), kind, key, fn)
+            self._entries[entry.id] = entry
+            self._queues[kind].append(entry.id)
+            self._forget_old()
+            self._dispatch(kind)
+        return entry.id
+
+    def snapshot(self, work_id: str) -> Snapshot:
+        """The latest snapshot; KeyError for an id this process does not know (forgotten, or before a restart)."""
+        with self._lock:
+            return self._snapshot(self._entries[work_id])
+
+    def snapshots(self, kind: str | None = None) -> list[Snapshot]:
+        """Every known piece of work (of one kind), newest first, read in one go."""
+        with self._lock:
+            return [self._snapshot(e) for e in reversed(self._entries.values()) if kind in (None, e.kind)]
+
+    def find(self, key: Hashable) -> str | None:
+        """The id of the queued, running or done work submitted under `key`, if there is one."""
+        with self._lock:
+            return self._find(key)
+
+    def stop(self, work_id: str) -> None:
+        """Ask work to stop: queued work is dropped at once, running work stops when it next checks."""
+        with self._lock:
+            entry = self._entries[work_id]
+            entry.stop.set()
+            if work_id in self._queues[entry.kind]:
+                self._queues[entry.kind].remove(work_id)
+                self._finish(entry, state="stopped", message="stopped before it started")
+
+    def wait(self, work_id: str, timeout: float | None = None) -> Snapshot:
+        """Block until the work has finished and return its last snapshot (TimeoutError if it has not)."""
+        with self._lock:
+            done = self._entries[work_id].done
+        try:
+            return done.result(timeout)
+        except TimeoutError:
+            raise TimeoutError(f"work {work_id} still {self.snapshot(work_id).state} after {timeout} s") from None
+
+    def _snapshot(self, entry: _Entry) -> Snapshot:  # caller holds the lock
+        queue = self._queues[entry.kind]
+        if entry.id in queue:
+            return dataclasses.replace(entry.snapshot, queue_position=queue.index(entry.id) + 1)
+        return entry.snapshot
+
+    def _find(self, key: Hashable) -> str | None:  # caller holds the lock
+        for entry in reversed(self._entries.values()):
+            if entry.key == key and entry.snapshot.state in SHARED:
+                return entry.id
+        return None
+
+    def _dispatch(self, kind: str) -> None:  # caller holds the lock
+        queue, running = self._queues[kind], self._running[kind]
+        while queue and len(running) < self.slots[kind]:
+            entry = self._entries[queue.popleft()]
+            running.add(entry.id)
+            entry.started = time.monotonic()
+            entry.update(state="running")
+            threading.Thread(target=self._work, args=(entry,), name=f"aecore-{kind}-{entry.id}", daemon=True).start()
+
+    def _finish(self, entry: _Entry, **changes: Any) -> None:  # caller holds the lock
+        entry.update(**changes)
+        entry.fn = None  # the function and what it closes over go with it
+        entry.done.set_result(entry.snapshot)
+
+    def _forget_old(self) -> None:  # caller holds the lock
+        finished = [i for i, e in self._entries.items() if e.snapshot.finished]
+        for work_id in finished[: max(0, len(finished) - self.keep_finished)]:
+            del self._entries[work_id]
+
+    def _work(self, entry: _Entry) -> None:
+        changes: dict[str, Any]
+        try:
+            result = entry.fn(Context(entry))
+        except Stopped:
+            changes = {"state": "stopped", "message": "stopped"}
+        except Exception as err:  # failed work must say so, never look finished and good
+            log.error("%s work %s failed:\n%s", entry.kind, entry.id, traceback.format_exc())
+            changes = {"state": "failed", "error": f"{type(err).__name__}: {err}"}
+        else:
+            if isinstance(result, Outcome):
+                changes = {"state": result.state, "result": result.result, "message": result.message}
+            elif entry.stop.is_set():
+                changes = {"state": "stopped", "message": "stopped", "result": result}
+            else:
+                changes = {"state": "done", "fraction": 1.0, "result": result}
+        with self._lock:
+            self._running[entry.kind].discard(entry.id)
+            self._finish(entry, **changes)
+            self._forget_old()
+            self._dispatch(entry.kind)
+
+
+_executor: Executor | None = None
+_executor_lock = threading.Lock()
+
+
+def executor() -> Executor:
+    """The process-wide executor, made on first use with the slots the environment sets."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = Executor({"train": env_int("AECORE_MAX_JOBS", 1, 1, 256),
+                                  "compute": env_int("AECORE_MAX_COMPUTE", 1, 1, 256)})
+        return _executor
+
+
+def submit(fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None) -> str:
+    """Queue `fn(ctx)` in the process-wide executor; returns its id (a shared one under `key`)."""
+    return executor().submit(fn, kind, key)
+
+
+def snapshot(work_id: str) -> Snapshot:
+    """The work's latest snapshot; KeyError once it is forgotten."""
+    return executor().snapshot(work_id)
+
+
+def find(key: Hashable) -> str | None:
+    """The queued, running or done work submitted under `key`, if any."""
+    return executor().find(key)
+
+
+def stop(work_id: str) -> None:
+    """Ask the work to stop."""
+    executor().stop(work_id)
+
+
+def wait(work_id: str, timeout: float | None = None) -> Snapshot:
+    """Block until the work has finished (for scripts and tests)."""
+    return executor().wait(work_id, timeout)

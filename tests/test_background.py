@@ -1,0 +1,215 @@
+"""The one executor with real threads and real work: results, failures, slots per kind, shared keys, stop, forgetting."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from aecore import background
+from aecore.background import Context, Executor, Outcome, Stopped
+
+
+def crunch(seconds: float) -> float:
+    """Real CPU work for about `seconds`: repeated matrix products."""
+    a, total, end = np.random.default_rng(0).random((64, 64)), 0.0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        total += float((a @ a).sum())
+    return total
+
+
+class Recorder:
+    """Start and end times of each piece of work, to check what ran at the same time."""
+
+    def __init__(self):
+        self.spans: list[tuple[float, float]] = []
+        self.lock = threading.Lock()
+
+    def work(self, seconds: float):
+        def run(ctx: Context) -> float:
+            start = time.monotonic()
+            crunch(seconds)
+            with self.lock:
+                self.spans.append((start, time.monotonic()))
+            return seconds
+        return run
+
+    def overlapped(self) -> bool:
+        spans = sorted(self.spans)
+        return any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def gated(gate: threading.Event, seen: list):
+    def run(ctx: Context) -> str:
+        ctx.report(0.25, "a quarter")
+        seen.append("reported")
+        gate.wait(10)
+        ctx.report(0.75, "three quarters")  # raises Stopped once a stop was asked
+        return "finished"
+    return run
+
+
+def broken(ctx: Context) -> None:
+    raise ValueError("the data is missing")
+
+
+def test_work_runs_in_the_background_and_its_snapshot_ends_with_the_result():
+    ex = Executor({"compute": 1})
+    work = ex.submit(lambda ctx: (ctx.report(0.5, "half way"), 2 + 3)[1])
+    done = ex.wait(work, timeout=10)
+    assert (done.state, done.fraction, done.result, done.error, done.kind) == ("done", 1.0, 5, "", "compute")
+    assert done.finished and done.elapsed >= 0 and done.queue_position == 0
+    assert ex.snapshot(work) == done  # rejoined by its id alone, as a page does after a refresh
+
+
+def test_an_error_becomes_a_failed_snapshot_with_its_message():
+    ex = Executor({"compute": 1})
+    failed = ex.wait(ex.submit(broken), timeout=10)
+    assert failed.state == "failed" and failed.error == "ValueError: the data is missing" and failed.result is None
+    assert ex.wait(ex.submit(lambda ctx: crunch(0.01)), timeout=10).state == "done"  # the slot is free again
+
+
+def test_one_compute_slot_never_runs_two_compute_submits_at_once():
+    ex, rec = Executor({"compute": 1, "train": 1}), Recorder()
+    first, second = ex.submit(rec.work(0.4)), ex.submit(rec.work(0.4))
+    assert ex.snapshot(first).state == "running"
+    queued = ex.snapshot(second)
+    assert (queued.state, queued.queue_position) == ("queued", 1)
+    train = Recorder()
+    trained = ex.submit(train.work(0.2), "train")  # another kind has its own slot: it does not wait
+    assert ex.snapshot(trained).state == "running"
+    for work in (first, second, trained):
+        assert ex.wait(work, timeout=10).state == "done"
+    assert len(rec.spans) == 2 and not rec.overlapped()
+    assert train.spans[0][0] < rec.spans[0][1]  # the training ran while the first compute did
+
+
+def test_two_slots_run_two_at_once():
+    ex, rec = Executor({"compute": 2}), Recorder()
+    ids = [ex.submit(rec.work(0.3)) for _ in range(2)]
+    assert [ex.wait(i, timeout=10).state for i in ids] == ["done", "done"]
+    assert rec.overlapped()
+
+
+def test_a_key_shares_queued_running_and_done_work_but_not_failed_work():
+    ex, gate, seen = Executor({"compute": 1}), threading.Event(), []
+    first = ex.submit(gated(gate, seen), key=("map", "run1"))
+    assert ex.submit(gated(gate, seen), key=("map", "run1")) == first  # running: shared
+    assert ex.find(("map", "run1")) == first and ex.find(("map", "run2")) is None
+    gate.set()
+    assert ex.wait(first, timeout=10).result == "finished" and seen == ["reported"]  # computed once
+    assert ex.submit(gated(gate, seen), key=("map", "run1")) == first  # done: a cached result
+    failed = ex.submit(broken, key="fails")
+    ex.wait(failed, timeout=10)
+    assert ex.find("fails") is None and ex.submit(lambda ctx: 1, key="fails") != failed  # failed: tried again
+
+
+def test_stop_ends_running_work_at_its_next_report_and_drops_queued_work():
+    ex, gate, seen = Executor({"compute": 1}), threading.Event(), []
+    running = ex.submit(gated(gate, seen))
+    ran: list[str] = []
+    queued = ex.submit(lambda ctx: ran.append("ran"))
+    deadline = time.monotonic() + 10
+    while not seen:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    mid = ex.snapshot(running)
+    assert (mid.state, mid.fraction, mid.message) == ("running", 0.25, "a quarter")
+    ex.stop(queued)
+    assert ex.snapshot(queued).state == "stopped" and ex.snapshot(queued).message == "stopped before it started"
+    ex.stop(running)
+    gate.set()
+    assert ex.wait(running, timeout=10).state == "stopped" and ex.snapshot(running).result is None
+    assert ran == []
+
+
+def test_work_that_checks_should_stop_ends_stopped_and_keeps_what_it_returned():
+    ex, started = Executor({"train": 1}), threading.Event()
+
+    def loop(ctx: Context) -> int:
+        steps = 0
+        started.set()
+        while not ctx.should_stop():
+            crunch(0.01)
+            steps += 1
+        return steps
+
+    work = ex.submit(loop, "train")
+    started.wait(10)
+    ex.stop(work)
+    stopped = ex.wait(work, timeout=10)
+    assert stopped.state == "stopped" and stopped.result >= 0
+
+
+def test_an_outcome_ends_work_in_training_states():
+    ex = Executor({"train": 1})
+    diverged = ex.wait(ex.submit(lambda ctx: Outcome("diverged", None, "the loss exploded"), "train"), timeout=10)
+    assert (diverged.state, diverged.message) == ("diverged", "the loss exploded")
+    with pytest.raises(ValueError, match="must be one of"):
+        Outcome("cancelled")
+
+
+def test_old_finished_work_is_forgotten_but_running_work_is_kept():
+    ex, gate, seen = Executor({"compute": 2}, keep_finished=2), threading.Event(), []
+    running = ex.submit(gated(gate, seen))
+    old = [ex.wait(ex.submit(lambda ctx, i=i: i), timeout=10) for i in range(4)]
+    with pytest.raises(KeyError):
+        ex.snapshot(old[0].id)
+    assert ex.snapshot(old[-1].id).result == 3 and ex.snapshot(running).state == "running"
+    gate.set()
+    ex.wait(running, timeout=10)
+    assert len(ex.snapshots()) <= 3
+
+
+def test_worker_threads_end_with_their_work():
+    ex = Executor({"compute": 2})
+    before = threading.active_count()
+    ids = [ex.submit(lambda ctx: crunch(0.05)) for _ in range(6)]
+    assert all(ex.wait(i, timeout=10).state == "done" for i in ids)
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before:
+        assert time.monotonic() < deadline, threading.enumerate()
+        time.sleep(0.01)
+
+
+def test_report_raises_stopped_only_after_a_stop():
+    ex, gate = Executor({"compute": 1}), threading.Event()
+    errors = []
+
+    def work(ctx: Context) -> None:
+        gate.wait(10)
+        try:
+            ctx.report(0.5)
+        except Stopped as err:
+            errors.append(err)
+            raise
+
+    work_id = ex.submit(work)
+    ex.stop(work_id)
+    gate.set()
+    assert ex.wait(work_id, timeout=10).state == "stopped" and len(errors) == 1
+
+
+def test_bad_kinds_and_slots_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match="unknown kind of work 'gpu'"):
+        Executor({"compute": 1}).submit(lambda ctx: None, "gpu")
+    with pytest.raises(ValueError, match="at least 1"):
+        Executor({"compute": 0})
+    monkeypatch.setattr(background, "_executor", None)
+    monkeypatch.setenv("AECORE_MAX_COMPUTE", "0")
+    with pytest.raises(ValueError, match="AECORE_MAX_COMPUTE must be a whole number from 1"):
+        background.executor()
+    monkeypatch.setenv("AECORE_MAX_COMPUTE", "3")
+    monkeypatch.setenv("AECORE_MAX_JOBS", "2")
+    assert background.executor().slots == {"train": 2, "compute": 3}
+
+
+def test_wait_times_out_on_work_still_running():
+    ex, gate = Executor({"compute": 1}), threading.Event()
+    work = ex.submit(lambda ctx: gate.wait(10))
+    with pytest.raises(TimeoutError, match="still running"):
+        ex.wait(work, timeout=0.05)
+    gate.set()
+    assert ex.wait(work, timeout=10).state == "done"
