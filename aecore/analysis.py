@@ -16,7 +16,7 @@ from torch import nn
 
 from .anomaly import errors_by_class
 from .data import Split
-from .train import reconstruct
+from .infer import reconstruct
 
 
 def pick_images(labels: np.ndarray, n: int, seed: int = 0, label: int | None = None) -> np.ndarray:

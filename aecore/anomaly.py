@@ -20,8 +20,9 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Split, load_dataset
 from .device import pick_device, set_threads
 from .metrics import evaluate_per_image
-from .one_image import gray_uint8
-from .train import TrainEvent, reconstruct, train_run
+from .infer import gray_uint8
+from .infer import reconstruct
+from .train import TrainEvent, train_run
 
 # Small and quick: on the FashionMNIST sample, 10 epochs on one class take a second or two on a laptop CPU
 # and give a ROC AUC of 0.85-0.99 depending on the class.

@@ -17,8 +17,7 @@ from .config import NOISE_KINDS
 from .data import Split, to_float
 from .metrics import psnr
 from .noise import corrupt
-from .one_image import gray_uint8
-from .train import reconstruct
+from .infer import gray_uint8, reconstruct
 
 
 @dataclass(frozen=True, eq=False)

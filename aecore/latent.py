@@ -8,10 +8,9 @@ arrays, so a page can plot the results without touching torch.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from .data import Split, to_float
+from .infer import evaluating
 
 METHODS = ("pca", "tsne")
 SERIAL_BELOW = 1000  # t-SNE on fewer points runs on one thread (see _tsne)
@@ -58,18 +58,6 @@ class Projection:
     method: str  # "pca", "tsne" or "identity"
     explained_variance: np.ndarray | None = None
     warning: str = ""  # what makes this map less telling than usual (duplicated or collinear codes), for the user
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode under `torch.inference_mode()`, its training mode restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            yield model
-    finally:
-        model.train(was_training)
 
 
 def encode_split(

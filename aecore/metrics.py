@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import Split, to_float
+from .infer import evaluating
 
 SSIM_SIGMA = 1.5
 SSIM_TRUNCATE = 3.5  # scipy's gaussian_filter radius int(3.5 * 1.5 + 0.5) = 5, so an 11-tap window
@@ -92,29 +93,24 @@ def _scan(
     """Per-image metrics over the split, and (with_loss) the image-weighted mean of the ELBO logs."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    was_training = model.training
-    model.eval()
     parts: dict[str, list[Tensor]] = {name: [] for name in METRICS}
     sums: dict[str, float] = {}
     want_loss = with_loss and hasattr(model, "loss")
     # the ELBO needs a sampled z: a generator of the scan's own, seeded the same each time, makes scores
     # repeatable and leaves torch's global generator (shared with every other thread) alone
     gen = torch.Generator(device=device).manual_seed(0)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(split), batch_size):
-                x = to_float(split.x[start:start + batch_size], device)
-                x_hat = model(x).clamp(0.0, 1.0)  # linear-output models can overshoot
-                for name, value in per_image_metrics(x, x_hat).items():
-                    parts[name].append(value.float().cpu())
-                if want_loss:
-                    _, logs = model.loss(x, x, gen)
-                    want_loss = "kl" in logs  # only VAEs have an ELBO worth a second pass
-                    for key in ELBO_LOGS:
-                        if want_loss and key in logs:
-                            sums[key] = sums.get(key, 0.0) + float(torch.as_tensor(logs[key]).mean()) * len(x)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(split), batch_size):
+            x = to_float(split.x[start:start + batch_size], device)
+            x_hat = model(x).clamp(0.0, 1.0)  # linear-output models can overshoot
+            for name, value in per_image_metrics(x, x_hat).items():
+                parts[name].append(value.float().cpu())
+            if want_loss:
+                _, logs = model.loss(x, x, gen)
+                want_loss = "kl" in logs  # only VAEs have an ELBO worth a second pass
+                for key in ELBO_LOGS:
+                    if want_loss and key in logs:
+                        sums[key] = sums.get(key, 0.0) + float(torch.as_tensor(logs[key]).mean()) * len(x)
     per_image = {name: torch.cat(v).numpy() if v else np.zeros(0, np.float32) for name, v in parts.items()}
     vae_logs = {key: total / len(split) for key, total in sums.items()}
     if "elbo" not in vae_logs and {"recon", "kl"} <= vae_logs.keys():

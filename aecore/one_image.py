@@ -2,7 +2,7 @@
 
 Backs the Your image page: an uploaded picture (the `preview` of `aecore.images.load_user_image`) or a
 test image (`pick_test_image(dataset, label)`) goes in as a plain array, and numpy arrays and floats come out.
-`gray_uint8` turns a batch of float images into what the app draws.
+Image conversion lives in `infer.py`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from torch import Tensor, nn
 
 from .config import DataConfig
 from .data import load_dataset
+from .infer import gray_uint8, reconstruct
 from .metrics import mse, psnr
-from .train import reconstruct
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +68,3 @@ def pick_test_image(dataset: str, label: int, nth: int = 0) -> tuple[np.ndarray,
         raise ValueError(f"the {dataset} test split has no images of class {test.classes[label]!r}")
     image = test.x[int(matches[nth % len(matches)])]
     return gray_uint8(image[None].float() / 255)[0], test.classes[label]
-
-
-def gray_uint8(x: Tensor) -> np.ndarray:
-    """(n, C, H, W) float in [0, 1] to (n, H, W) uint8, channels averaged."""
-    return (x.float().mean(1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()

@@ -26,7 +26,8 @@ from PIL import Image
 from torch import nn
 
 from .config import RunConfig, from_dict
-from .train import STATUSES, History, reconstruct
+from .infer import reconstruct
+from .train import STATUSES, History
 
 SCHEMA_VERSION = 1
 JSON_FILES = ("config.json", "history.json", "metrics.json", "env.json")

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from .config import RunConfig, TrainConfig
 from .data import Split, load_dataset, split_validation, to_float
 from .device import autocast, make_adam, pick_device
+from .infer import evaluating, gray_uint8, reconstruct
 from .models import build_model
 from .noise import corrupt
 
@@ -193,14 +194,11 @@ def _exploded(what: str, value: float, limit: float, when: str) -> str:
     return f"{what} became {value} {when}; try a lower learning rate"
 
 
-@torch.inference_mode()
 def validate(model: nn.Module, split: Split, device: torch.device, cfg: TrainConfig, batch_size: int = 1000) -> dict[str, float]:
     """Mean losses over a split, with the same input corruption as training (seeded, so comparable per epoch)."""
-    was_training = model.training
-    model.eval()
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sums: dict[str, float] = {}
-    try:
+    with evaluating(model):
         for i in range(0, len(split), batch_size):
             target = to_float(split.x[i:i + batch_size], device)
             inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
@@ -208,8 +206,6 @@ def validate(model: nn.Module, split: Split, device: torch.device, cfg: TrainCon
                 _, logs = model.loss(inputs, target, gen)
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(target)
-    finally:
-        model.train(was_training)
     return {k: v / len(split) for k, v in sums.items()}
 
 
@@ -236,7 +232,6 @@ def train_run(
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
     model = new_model(cfg, train.shape).to(device)
     strip = strip_images(test)
-    from .one_image import gray_uint8  # it imports reconstruct from here
 
     def redraw() -> np.ndarray:
         return gray_uint8(reconstruct(model, strip, device))
@@ -305,15 +300,3 @@ def score(model: nn.Module, history: History, train: Split, test: Split,
                    f"{metrics['mean_image_mse']:.4f}: try a lower learning rate or more epochs")
         history = dataclasses.replace(history, status="no_better", message=message)
     return history, metrics
-
-
-def reconstruct(model: nn.Module, x: Tensor, device: torch.device | str = "cpu") -> Tensor:
-    """Reconstructions of uint8 or float images, float in [0, 1] on the CPU."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            xf = to_float(x, device) if x.dtype == torch.uint8 else x.to(device)
-            return model(xf).clamp(0, 1).cpu()
-    finally:
-        model.train(was_training)

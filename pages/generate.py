@@ -12,6 +12,7 @@ import streamlit as st
 
 from aecore.generate import manifold_grid, sample_prior
 from aecore.latent import along_directions, decode_codes, encode_split, principal_directions
+from aecore.models import is_variational
 from aecore.runs import RunInfo
 from ui.images import as_uint8, enlarge, labelled_rows, tile_rows
 from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \
@@ -20,7 +21,6 @@ from ui.shell import require_shell
 
 require_shell()
 
-VAE_KINDS = ("vae", "conv_vae")
 SAMPLE_ROWS, SAMPLE_COLUMNS = 4, 10
 MANIFOLD_SIZE = 15
 CODE_SUBSET = 1000  # test images whose codes set the sliders' directions and spreads
@@ -30,7 +30,7 @@ STRIP_STEPS = (-3, -2, -1, 0, 1, 2, 3)
 
 
 def is_vae(run: RunInfo) -> bool:
-    return run.model_kind in VAE_KINDS
+    return is_variational(run.model_kind)
 
 
 @st.cache_data(max_entries=32, show_spinner="Drawing new images…")

@@ -11,7 +11,7 @@ from aecore.analysis import (
 )
 from aecore.metrics import evaluate, evaluate_per_image
 from aecore.models import build_model, default_config
-from aecore.train import reconstruct
+from aecore.infer import reconstruct
 
 
 def test_pick_images_is_seeded_sorted_and_respects_the_class():

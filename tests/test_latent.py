@@ -12,7 +12,8 @@ from aecore.latent import (
     along_directions, decode_codes, encode_split, interpolate, nearest, principal_directions, project,
 )
 from aecore.models import build_model, default_config
-from aecore.train import fit, reconstruct
+from aecore.infer import reconstruct
+from aecore.train import fit
 
 
 @pytest.fixture(scope="module")

@@ -141,3 +141,17 @@ def test_vae_noise_comes_from_the_generator_it_is_given(kind):
 def test_bad_input_shape_is_refused():
     with pytest.raises(ValueError, match="C, H, W"):
         build_model(ModelConfig(), (28, 28))
+
+
+def test_every_model_kind_is_registered_with_defaults_labels_and_a_variational_flag():
+    from aecore.config import MODEL_KINDS
+    from aecore.models import is_variational
+    from aecore.models.registry import DEFAULTS
+    from ui.widgets import MODEL_BLURBS, MODEL_LABELS
+
+    assert set(MODELS) == set(MODEL_KINDS) == set(DEFAULTS) == set(MODEL_LABELS) == set(MODEL_BLURBS)
+    assert {kind for kind in MODELS if is_variational(kind)} == {"vae", "conv_vae"}
+    for kind in MODELS:  # a variational model is one the Generate page can sample
+        assert is_variational(kind) == hasattr(MODELS[kind], "sample")
+    with pytest.raises(ValueError, match="unknown model kind"):
+        is_variational("gan")

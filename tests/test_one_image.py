@@ -12,7 +12,8 @@ from PIL import Image
 from aecore.images import load_user_image
 from aecore.metrics import mse
 from aecore.models import build_model, default_config
-from aecore.one_image import gray_uint8, pick_test_image, reconstruct_image
+from aecore.infer import gray_uint8
+from aecore.one_image import pick_test_image, reconstruct_image
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset, split_validation
 from aecore.models import MODELS, build_model, default_config
 from aecore.noise import corrupt
-from aecore.one_image import gray_uint8
-from aecore.train import STATUSES, TrainEvent, fit, mean_image_mse, reconstruct, train_run, validate
+from aecore.infer import gray_uint8, reconstruct
+from aecore.train import STATUSES, TrainEvent, fit, mean_image_mse, train_run, validate
 
 FAST = TrainConfig(epochs=2, batch_size=16, patience=0)
 
