@@ -19,9 +19,8 @@ from torch import nn
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Split, load_dataset
 from .device import pick_device, set_threads
-from .metrics import evaluate_per_image
-from .infer import gray_uint8
-from .infer import reconstruct
+from .metrics import errors_by_class, evaluate_per_image
+from .infer import gray_uint8, reconstruct
 from .train import TrainEvent, train_run
 
 # Small and quick: on the FashionMNIST sample, 10 epochs on one class take a second or two on a laptop CPU
@@ -44,14 +43,6 @@ def reconstruction_errors(
 ) -> np.ndarray:
     """Per-image reconstruction MSE (N,) float32, in split order: the anomaly score."""
     return evaluate_per_image(model, split, device, batch_size)["mse"]
-
-
-def errors_by_class(errors: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, np.ndarray]:
-    """Errors grouped by class name, in class order; classes without images are left out."""
-    errors, labels = np.asarray(errors), np.asarray(labels)
-    if errors.shape != labels.shape:
-        raise ValueError(f"errors {errors.shape} and labels {labels.shape} differ in shape")
-    return {name: errors[labels == i] for i, name in enumerate(classes) if (labels == i).any()}
 
 
 def worst(errors: np.ndarray, k: int = 16) -> np.ndarray:

@@ -170,3 +170,47 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Spl
         raise DatasetUnavailable(f"could not load {DATASET_INFO[name]} from {root.resolve()}: {err}") from err
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
     return tuple(Split(p.data.unsqueeze(1).contiguous(), p.targets.long(), classes) for p in parts)  # type: ignore[return-value]
+
+
+def pick_images(labels: np.ndarray, n: int, seed: int = 0, label: int | None = None) -> np.ndarray:
+    """Split indices (at most n, sorted) drawn without replacement, seeded, from one class or (None) from all."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    labels = np.asarray(labels)
+    pool = np.arange(len(labels)) if label is None else np.flatnonzero(labels == label)
+    if len(pool) <= n:
+        return pool.astype(np.int64)
+    return np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False)).astype(np.int64)
+
+
+def images_at(split: Split, indices: np.ndarray) -> np.ndarray:
+    """The split's images at `indices` as (n, H, W) uint8 (the first channel)."""
+    idx = torch.as_tensor(np.asarray(indices, np.int64))
+    return split.x[idx, 0].numpy()
+
+
+def class_gallery(name: str, per_class: int = 8) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(K, per_class, H, W) uint8: the first `per_class` training images of each of K classes, and the class names."""
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+    train, _ = load_dataset(DataConfig(name=name))
+    x, y = train.x[:, 0].numpy(), train.y.numpy()  # (N, H, W), first channel
+    rows = []
+    for k in range(len(train.classes)):
+        picked = x[y == k][:per_class]
+        if len(picked) < per_class:  # a class with too few images is padded with blank tiles
+            picked = np.concatenate([picked, np.zeros((per_class - len(picked), *x.shape[1:]), np.uint8)])
+        rows.append(picked)
+    return np.stack(rows), train.classes
+
+
+def pick_test_image(dataset: str, label: int, nth: int = 0) -> tuple[np.ndarray, str]:
+    """The nth test image (wrapping around) of class `label` as (H, W) uint8, and the class name."""
+    _, test = load_dataset(DataConfig(name=dataset))
+    if not 0 <= label < len(test.classes):
+        raise ValueError(f"label must be between 0 and {len(test.classes) - 1}, got {label}")
+    matches = (test.y == label).nonzero().flatten()
+    if len(matches) == 0:
+        raise ValueError(f"the {dataset} test split has no images of class {test.classes[label]!r}")
+    image = test.x[int(matches[nth % len(matches)])]
+    return image.float().mean(0).round().to(torch.uint8).numpy(), test.classes[label]  # channels averaged

@@ -1,7 +1,9 @@
 """Running a trained model: eval mode, batched reconstruction, and float images turned into what the app draws.
 
 `evaluating(model)` is the one eval-mode context (inference mode, training mode restored afterwards);
-`reconstruct` redraws uint8 or float images; `gray_uint8` turns (n, C, H, W) floats into (n, H, W) bytes.
+`reconstruct` redraws uint8 or float images; `gray_uint8` turns (n, C, H, W) floats into (n, H, W) bytes;
+`reconstruct_images` redraws a split's images as bytes, and `reconstruct_image` one image of any kind (a
+test image or an upload) with its error map and scores.
 Training, scoring, maps, previews and every page's images use these, so each is written once.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .data import to_float
+from .data import Split, to_float
 
 
 @contextlib.contextmanager
@@ -39,3 +42,55 @@ def reconstruct(model: nn.Module, x: Tensor, device: torch.device | str = "cpu")
 def gray_uint8(x: Tensor) -> np.ndarray:
     """(n, C, H, W) float in [0, 1] to (n, H, W) uint8, channels averaged."""
     return (x.float().mean(1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def reconstruct_images(
+    model: nn.Module, split: Split, indices: np.ndarray, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """The model's reconstructions of the split's images at `indices`, (n, H, W) uint8 (the first channel)."""
+    idx = torch.as_tensor(np.asarray(indices, np.int64))
+    if len(idx) == 0:
+        return np.zeros((0, *split.shape[1:]), np.uint8)
+    x_hat = reconstruct(model, split.x[idx], device)  # (n, C, H, W) float in [0, 1]
+    return (x_hat[:, 0] * 255).round().to(torch.uint8).numpy()
+
+
+@dataclass(frozen=True, eq=False)
+class ImageReconstruction:
+    """An image, the model's reconstruction of it and how far apart they are per pixel, as (H, W) float32 in [0, 1]."""
+
+    image: np.ndarray
+    reconstruction: np.ndarray
+    difference: np.ndarray  # |image - reconstruction| per pixel (channels averaged), 0..1
+    mse: float  # mean squared difference over pixels and channels: the same MSE the test scores use
+    psnr: float  # dB
+
+
+def reconstruct_image(
+    model: nn.Module, image: np.ndarray | Tensor, device: torch.device | str = "cpu"
+) -> ImageReconstruction:
+    """Run one (H, W), (C, H, W) or (1, C, H, W) image, uint8 or float in [0, 1], through the model."""
+    if isinstance(image, Tensor):
+        x = image.detach().cpu()
+    else:  # float32 before torch sees it: Apple's MPS has no float64 tensors
+        image = np.asarray(image)
+        x = torch.as_tensor(image if image.dtype == np.uint8 else image.astype(np.float32))
+    x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
+    while x.ndim < 4:
+        x = x.unsqueeze(0)  # (1, C, H, W)
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image, (H, W), (C, H, W) or (1, C, H, W), got shape {tuple(np.shape(image))}")
+    if not torch.isfinite(x).all() or float(x.min()) < 0.0 or float(x.max()) > 1.0:
+        raise ValueError("image values must be uint8, or floats between 0 and 1")
+    shape = tuple(getattr(model, "image_shape", x.shape[1:]))
+    if tuple(x.shape[-2:]) != shape[-2:]:
+        raise ValueError(f"this model takes {shape[-2]}x{shape[-1]}-pixel images; the image is "
+                         f"{x.shape[-2]}x{x.shape[-1]}")
+    if x.shape[1] != shape[0]:
+        x = x.mean(1, keepdim=True).expand(1, shape[0], *x.shape[-2:])  # grayscale to the model's channels
+    from .metrics import mse, psnr  # metrics scores through `evaluating`, so it imports this module
+
+    x_hat = reconstruct(model, x, device)
+    difference = (x - x_hat).abs().mean(1)[0]  # (H, W)
+    return ImageReconstruction(x.mean(1)[0].numpy(), x_hat.mean(1)[0].numpy(), difference.numpy(),
+                               float(mse(x, x_hat)[0]), float(psnr(x, x_hat)[0]))

@@ -258,3 +258,12 @@ def _check_codes(z: np.ndarray) -> np.ndarray:
     if not np.isfinite(z).all():
         raise ValueError("codes contain NaN or infinity; the model may have diverged, so retrain it")
     return np.ascontiguousarray(z, dtype=np.float32)
+
+
+def strip_points(z: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A one-number code (N, 1) as (N, 2) map points: the code across, a seeded jitter in [-1, 1] up."""
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != 1:
+        raise ValueError(f"strip_points takes (N, 1) codes, got shape {z.shape}")
+    jitter = np.random.default_rng(seed).uniform(-1.0, 1.0, len(z)).astype(np.float32)
+    return np.column_stack([z[:, 0], jitter])

@@ -8,6 +8,7 @@ SSIM follows Wang et al. 2004 (doi:10.1109/TIP.2003.819861) and matches
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -141,3 +142,36 @@ def evaluate(
     per_image, vae_logs = _scan(model, split, device, batch_size, with_loss=True)
     # accumulate in float64 so the mean of many float32 values does not drift
     return {name: float(v.mean(dtype=np.float64)) for name, v in per_image.items()} | vae_logs
+
+
+def error_maps(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
+    """|x - x_hat| per pixel, float32 in [0, 1], for uint8 images of equal shape."""
+    if x.shape != x_hat.shape:
+        raise ValueError(f"images {x.shape} and reconstructions {x_hat.shape} differ in shape")
+    return np.abs(x.astype(np.float32) - x_hat.astype(np.float32)) / 255.0
+
+
+def summarise(per_image: dict[str, np.ndarray]) -> dict[str, float]:
+    """The mean of each per-image score (accumulated in float64), as `evaluate` reports them."""
+    return {name: float(np.mean(v, dtype=np.float64)) for name, v in per_image.items() if len(v)}
+
+
+def errors_by_class(errors: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Errors grouped by class name, in class order; classes without images are left out."""
+    errors, labels = np.asarray(errors), np.asarray(labels)
+    if errors.shape != labels.shape:
+        raise ValueError(f"errors {errors.shape} and labels {labels.shape} differ in shape")
+    return {name: errors[labels == i] for i, name in enumerate(classes) if (labels == i).any()}
+
+
+def class_means(values: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """The mean value per class name, in class order; classes without images are left out."""
+    return {name: float(v.mean(dtype=np.float64)) for name, v in errors_by_class(values, labels, classes).items()}
+
+
+def best_index(values: Sequence[float], higher_is_better: bool) -> int | None:
+    """Position of the best value (the first on a tie), ignoring NaN; None when there is none."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0 or np.isnan(v).all():
+        return None
+    return int(np.nanargmax(v) if higher_is_better else np.nanargmin(v))

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import aecore.analysis
+import aecore.data
+import aecore.metrics
 from aecore.data import Split
 from aecore.metrics import HIGHER_IS_BETTER
 from aecore.models import count_parameters
@@ -84,14 +85,14 @@ def image_controls(classes: tuple[str, ...]) -> tuple[int, int, int, bool]:
 
 def show_grid(chosen: list[RunInfo], names: list[str], split: Split, dataset: str, indices: np.ndarray,
               heatmaps: bool) -> None:
-    originals = aecore.analysis.images_at(split, indices)
+    originals = aecore.data.images_at(split, indices)
     rows, labels = [originals], ["Original"]
     for run, name in zip(chosen, names):
         recon = cached_reconstructions(run.id, dataset, tuple(int(i) for i in indices))
         rows.append(recon)
         labels.append(name)
         if heatmaps:
-            rows.append(heat_colours(aecore.analysis.error_maps(originals, recon), ERROR_RANGE))
+            rows.append(heat_colours(aecore.metrics.error_maps(originals, recon), ERROR_RANGE))
             labels.append("difference")
     st.image(png_bytes(labelled_grid(rows, labels, scale=3)), width="content",
              caption="Top row: test images none of the models saw while learning. Below: each model's attempt "
@@ -123,7 +124,7 @@ def show_table(table: pd.DataFrame, n_images: int) -> None:
     display = table.copy()
     shade = pd.DataFrame("", index=table.index, columns=table.columns)
     for col, (key, fmt, _) in SCORE_COLUMNS.items():
-        best = aecore.analysis.best_index(table[col], key in HIGHER_IS_BETTER)
+        best = aecore.metrics.best_index(table[col], key in HIGHER_IS_BETTER)
         display[col] = [("—" if pd.isna(v) else fmt.format(v)) + (BEST if i == best else "")
                         for i, v in enumerate(table[col])]
         if best is not None:
@@ -179,7 +180,7 @@ def show_reference(dataset: str) -> None:
 
 def show_class_chart(chosen: list[RunInfo], names: list[str], split: Split, scores: dict[str, dict]) -> None:
     labels = split.y.numpy()
-    values = {name: aecore.analysis.class_means(scores[r.id]["ssim"], labels, split.classes)
+    values = {name: aecore.metrics.class_means(scores[r.id]["ssim"], labels, split.classes)
               for r, name in zip(chosen, names)}
     st.plotly_chart(class_bars_figure(values), key="compare_classes",
                     alt="Bar chart of each model's average SSIM for every class of image")
@@ -246,7 +247,7 @@ models = {r.id: load_model_or_stop(r) for r in chosen}
 
 st.subheader("The same test images through every model")
 label, seed, count, heatmaps = image_controls(split.classes)
-picked = aecore.analysis.pick_images(split.y.numpy(), count, seed, None if label == ANY_CLASS else label)
+picked = aecore.data.pick_images(split.y.numpy(), count, seed, None if label == ANY_CLASS else label)
 show_grid(chosen, names, split, dataset, picked, heatmaps)
 
 st.subheader("Scores on the whole test set")
@@ -256,7 +257,7 @@ for r in chosen:
     scores[r.id] = result_of(work[r.id], "Scoring every test image", "The test images could not be scored.")
     if scores[r.id] is None:
         st.stop()
-means = {r.id: aecore.analysis.summarise(scores[r.id]) for r in chosen}
+means = {r.id: aecore.metrics.summarise(scores[r.id]) for r in chosen}
 show_table(scores_table(chosen, names, means, {r.id: parameter_count(r, models[r.id]) for r in chosen}), len(split))
 show_reference(dataset)
 

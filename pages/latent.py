@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-import aecore.analysis
+import aecore.data
+import aecore.infer
 import aecore.latent
 from aecore.data import Split
 from aecore.latent import Codes, Projection
@@ -145,8 +146,8 @@ def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int])
     pos = picks[-1]
     image_id = int(codes.indices[pos])
     name = split.classes[int(codes.labels[pos])]
-    original = aecore.analysis.images_at(split, [image_id])[0]
-    recon = aecore.analysis.reconstruct_images(model, split, [image_id])[0]
+    original = aecore.data.images_at(split, [image_id])[0]
+    recon = aecore.infer.reconstruct_images(model, split, [image_id])[0]
     st.subheader(f"Image {image_id}: {name.lower()}")
     left, right, words = st.columns([1, 1, 2], gap="medium")
     left.image(enlarge(original, 8), caption="The test image", width="stretch")
@@ -155,7 +156,7 @@ def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int])
         k = st.slider("Nearest neighbours", min_value=4, max_value=16, value=8, step=1, key="latent_k", **KEEP,
                       help="How many of the closest codes to show.")
         near = aecore.latent.nearest(codes.z, pos, k)
-        thumbs = aecore.analysis.images_at(split, codes.indices[near])
+        thumbs = aecore.data.images_at(split, codes.indices[near])
         st.image([enlarge(t, 3) for t in thumbs], width=84,
                  caption=[split.classes[int(c)] for c in codes.labels[near]])
         same = int((codes.labels[near] == codes.labels[pos]).sum())
@@ -176,7 +177,7 @@ def show_walk(model, split: Split, codes: Codes, start: int, end: int) -> None:
                                          **KEEP, help="How many images to decode along the way, both ends included.")
     decoded = aecore.latent.interpolate(model, codes.z[start], codes.z[end], steps)  # (steps, C, H, W) in [0, 1]
     strip = (decoded[:, 0] * 255).round().astype(np.uint8)
-    first, last = aecore.analysis.images_at(split, ids)
+    first, last = aecore.data.images_at(split, ids)
     blank = np.full_like(first, 255)  # the originals sit under the walk's two ends
     ends = np.stack([first, *[blank] * (steps - 2), last])
     st.image(png_bytes(labelled_grid([strip, ends], ["Decoded", "Originals"], scale=3)), width="content")

@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from aecore.images import UserImage
-from aecore.one_image import ImageReconstruction, pick_test_image, reconstruct_image
+from aecore.data import pick_test_image
+from aecore.infer import ImageReconstruction, reconstruct_image
 from aecore.runs import RunInfo
 from ui.images import enlarge, heat_colours, heat_scale
 from ui.loaders import cached_model, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker

@@ -24,7 +24,7 @@ from aecore.generate import manifold_grid, sample_prior
 from aecore.latent import decode_codes, encode_split, interpolate
 from aecore.metrics import evaluate, evaluate_per_image
 from aecore.models import MODELS, default_config
-from aecore.one_image import reconstruct_image
+from aecore.infer import reconstruct_image
 from aecore.train import train_run
 
 DATA = DataConfig(name="fashion-mnist-sample", limit_train=64, limit_test=32)

@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-import aecore.analysis
+import aecore.infer
 import aecore.latent
 from aecore import background
 from aecore.anomaly import ErrorReport, error_report
@@ -50,7 +50,7 @@ def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, p
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_reconstructions(run_id: str, dataset: str, indices: tuple[int, ...]) -> np.ndarray:
     """The run's reconstructions of the test images at `indices`, (n, H, W) uint8."""
-    return aecore.analysis.reconstruct_images(cached_model(run_id), cached_test_split(dataset), np.array(indices))
+    return aecore.infer.reconstruct_images(cached_model(run_id), cached_test_split(dataset), np.array(indices))
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test images…")
@@ -76,7 +76,7 @@ def _projection(z: np.ndarray, method: str, dims: int, perplexity: float, ctx: b
     _count("projection")
     if z.shape[1] == 1:
         warning = aecore.latent.standardise(z)[2]  # DegenerateCodes when every code is the same
-        return Projection(aecore.analysis.strip_points(z), np.arange(len(z)), "strip", warning=warning)
+        return Projection(aecore.latent.strip_points(z), np.arange(len(z)), "strip", warning=warning)
     return aecore.latent.project(z, method, dims, perplexity=perplexity, on_progress=ctx.report)
 
 

@@ -1,4 +1,4 @@
-"""The Compare and Latent space pages' numbers: image picks, reconstructions, error maps, summaries, best values."""
+"""Image picks (data), reconstructions (infer), error maps, summaries and best values (metrics), 1-D map strips (latent)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from aecore.analysis import (
-    best_index, class_means, error_maps, images_at, pick_images, reconstruct_images, strip_points, summarise,
-)
-from aecore.metrics import evaluate, evaluate_per_image
+from aecore.data import images_at, pick_images
+from aecore.infer import reconstruct, reconstruct_images
+from aecore.latent import strip_points
+from aecore.metrics import best_index, class_means, error_maps, evaluate, evaluate_per_image, summarise
 from aecore.models import build_model, default_config
-from aecore.infer import reconstruct
 
 
 def test_pick_images_is_seeded_sorted_and_respects_the_class():

@@ -1,4 +1,4 @@
-"""Gallery and code example: real sample images per class, and a linear code that reconstructs its image."""
+"""The Home page's samples: a gallery of each class (data.class_gallery) and one image through PCA (reference.code_example)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from aecore.data import FASHION_CLASSES
-from aecore.gallery import class_gallery, code_example
+from aecore.data import class_gallery
+from aecore.reference import code_example
 
 
 @pytest.mark.parametrize("name", ["fashion-mnist-sample", "mnist-sample"])

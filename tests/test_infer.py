@@ -13,7 +13,8 @@ from aecore.images import load_user_image
 from aecore.metrics import mse
 from aecore.models import build_model, default_config
 from aecore.infer import gray_uint8
-from aecore.one_image import pick_test_image, reconstruct_image
+from aecore.data import pick_test_image
+from aecore.infer import reconstruct_image
 
 
 @pytest.fixture
