@@ -1,35 +1,32 @@
-"""Background training jobs: `start(cfg)`, `progress(job_id)`, `stop(job_id)`, owned by one registry per process.
+"""Background training jobs: `start(cfg)`, `progress(job_id)`, `stop(job_id)`, as `train` work on the one executor.
 
-Training runs in worker threads that belong to the registry, not to whoever asked for it, so a
-Streamlit rerun, a page switch or a browser refresh cannot end a job; any page can rejoin it by id.
-At most `max_concurrent` jobs train at once (`AECORE_MAX_JOBS`, default 1: on a small machine two
-jobs only halve each other's speed); the rest wait in a queue, first come first served.
+A job is `train_run` in a thread of `aecore.background`, so a Streamlit rerun, a page switch or a browser
+refresh cannot end it, and any page can rejoin it by id (the executor's own id for the work). It takes one
+of the executor's training slots (`AECORE_MAX_JOBS`, default 1), the same slots the one-class demo takes, so
+at most that many models train at once whoever started them; the rest wait, first come first served.
+What the executor cannot know, a job's curves, previews and saved run, lives here in a `Progress`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import secrets
 import threading
 import time
-import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from . import background
+from .background import FINISHED, STATES, Context, Executor, Outcome, Stopped
 from .config import RunConfig
 from .device import pick_device, set_threads
 from .memory import trim
-from .settings import env_int
 from .train import TrainEvent, train_run
 
-log = logging.getLogger(__name__)
-STATES = ("queued", "running", "done", "no_better", "stopped", "diverged", "failed")
-# no_better: trained to the end and saved, but it draws the test images no better than the average image
-FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
+__all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "progress", "registry", "start", "stop"]
 MAX_CURVE_POINTS = 400  # step losses kept for the live chart
 
 
@@ -46,7 +43,7 @@ class Progress:
     step: int = 0
     total_steps: int = 0
     images_per_sec: float = 0.0
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # seconds since it started training
     eta_seconds: float | None = None
     loss: float | None = None  # latest training batch loss
     curve: tuple[tuple[int, float], ...] = ()  # (step, batch loss), thinned to MAX_CURVE_POINTS
@@ -67,40 +64,37 @@ class Progress:
 
 
 class _Job:
-    def __init__(self, job_id: str, cfg: RunConfig, keep_partial: bool):
-        self.id, self.cfg, self.keep_partial = job_id, cfg, keep_partial
-        self.stop_requested = threading.Event()
-        self.started = time.time()
-        self.snapshot = Progress(job_id, "queued", cfg, total_epochs=cfg.train.epochs)
+    def __init__(self, cfg: RunConfig, keep_partial: bool):
+        self.cfg, self.keep_partial = cfg, keep_partial
+        self.id = ""
+        self.started = 0.0
+        self.snapshot = Progress("", "queued", cfg, total_epochs=cfg.train.epochs)
 
     def update(self, **changes) -> None:
         self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
 
 
 class JobRegistry:
-    """Owns the worker threads and the queue. Pages use the module functions, which share one registry."""
+    """Training jobs on an executor. Pages use the module functions, which share one registry and one executor."""
 
-    def __init__(self, max_concurrent: int = 1, root: str | Path | None = None, keep_finished: int = 50):
-        if max_concurrent < 1 or keep_finished < 0:
-            raise ValueError(f"max_concurrent must be at least 1 and keep_finished at least 0, "
-                             f"got {max_concurrent} and {keep_finished}")
-        self.max_concurrent, self.root, self.keep_finished = max_concurrent, root, keep_finished
+    def __init__(self, executor: Executor | None = None, root: str | Path | None = None, keep_finished: int = 50):
+        if keep_finished < 0:
+            raise ValueError(f"keep_finished must be at least 0, got {keep_finished}")
+        self.executor = executor if executor is not None else background.executor()
+        self.root, self.keep_finished = root, keep_finished
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
-        self._queue: list[str] = []
-        self._running: set[str] = set()
-        self._threads: dict[str, threading.Thread] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # taken before the executor's own lock, never inside it
 
     def start(self, cfg: RunConfig, keep_partial: bool = False) -> str:
-        """Queue a training job and return its id; it starts as soon as a slot is free."""
+        """Queue a training job and return its id; it starts as soon as a training slot is free."""
         if not isinstance(cfg, RunConfig):
             raise TypeError(f"start() needs a RunConfig, got {type(cfg).__name__}")
-        job = _Job(secrets.token_hex(6), cfg, keep_partial)
-        with self._lock:
+        job = _Job(cfg, keep_partial)
+        with self._lock:  # the work waits on this lock before it starts, so it always sees its id
+            job.id = self.executor.submit(partial(self._work, job), "train")
+            job.update(job_id=job.id)
             self._jobs[job.id] = job
-            self._queue.append(job.id)
             self._forget_old()
-            self._dispatch()
         return job.id
 
     def progress(self, job_id: str) -> Progress:
@@ -113,11 +107,9 @@ class JobRegistry:
         with self._lock:
             job = self._jobs[job_id]
             if keep is not None:
-                job.keep_partial = keep
-            job.stop_requested.set()
-            if job_id in self._queue:
-                self._queue.remove(job_id)
-                job.update(state="stopped", message="stopped before it started")
+                job.keep_partial = keep  # read by train_run once it has stopped, so set before the stop
+            self.executor.stop(job_id)
+            job.snapshot = self._snapshot(job)  # a job dropped from the queue stays stopped once the executor forgets it
 
     def jobs(self) -> list[Progress]:
         """Every known job, newest first, read in one go: old jobs are forgotten by other threads meanwhile."""
@@ -125,61 +117,47 @@ class JobRegistry:
             return [self._snapshot(job) for job in reversed(self._jobs.values())]
 
     def wait(self, job_id: str, timeout: float | None = None) -> Progress:
-        """Block until the job has finished and its thread has ended (for scripts and tests)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            thread = self._threads.get(job_id)
-        while not self.progress(job_id).finished:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {job_id} still {self.progress(job_id).state} after {timeout} s")
-            with self._lock:
-                thread = self._threads.get(job_id, thread)
-            time.sleep(0.02)
-        if thread is not None:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        """Block until the job has finished (for scripts and tests); TimeoutError if it has not within `timeout`."""
+        try:
+            self.executor.wait(job_id, timeout)
+        except KeyError:  # the executor forgets only finished work
+            pass
         return self.progress(job_id)
 
-    def active_threads(self) -> int:
-        with self._lock:
-            return sum(t.is_alive() for t in self._threads.values())
-
     def _snapshot(self, job: _Job) -> Progress:  # caller holds the lock
-        if job.id in self._queue:
-            return dataclasses.replace(job.snapshot, queue_position=self._queue.index(job.id) + 1)
-        return job.snapshot
-
-    def _dispatch(self) -> None:  # caller holds the lock
-        while self._queue and len(self._running) < self.max_concurrent:
-            job = self._jobs[self._queue.pop(0)]
-            self._running.add(job.id)
-            job.update(state="running", queue_position=0)
-            thread = threading.Thread(target=self._work, args=(job,), name=f"aecore-job-{job.id}", daemon=True)
-            self._threads[job.id] = thread
-            thread.start()
+        """The job's own snapshot, with what only the executor knows while the job has not started."""
+        if job.snapshot.state != "queued":
+            return job.snapshot
+        try:
+            work = self.executor.snapshot(job.id)
+        except KeyError:
+            return job.snapshot
+        if work.state == "queued":
+            return dataclasses.replace(job.snapshot, queue_position=work.queue_position)
+        return dataclasses.replace(job.snapshot, state=work.state, message=work.message or work.error)
 
     def _forget_old(self) -> None:  # caller holds the lock
-        finished = [i for i, j in self._jobs.items() if j.snapshot.finished]
+        finished = [i for i, j in self._jobs.items() if self._snapshot(j).finished]
         for job_id in finished[: max(0, len(finished) - self.keep_finished)]:
             del self._jobs[job_id]
-            self._threads.pop(job_id, None)
 
-    def _work(self, job: _Job) -> None:
+    def _work(self, job: _Job, ctx: Context) -> Outcome:
+        with self._lock:  # start() has given the job its id by the time this lock is free
+            job.started = time.time()
+            job.update(state="running", queue_position=0)
         try:
-            _train(job, self.root)
-        except Exception as err:  # a failed job must say so, never look finished and good
-            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            job.update(state="failed", message=f"{type(err).__name__}: {err}")
+            return _train(job, ctx, self.root)
+        except Exception as err:  # a failed job must say so, never look finished and good; the executor logs it
+            job.update(state="failed", message=f"{type(err).__name__}: {err}", elapsed=time.time() - job.started)
+            raise
         finally:
             with self._lock:
-                self._running.discard(job.id)
-                self._threads.pop(job.id, None)
                 self._forget_old()
-                self._dispatch()
             trim()  # the finished job's activations and batches go back to the system, not to this thread's arena
 
 
-def _train(job: _Job, root: str | Path | None) -> None:
-    """One job through the one pipeline; its events become the job's snapshot."""
+def _train(job: _Job, ctx: Context, root: str | Path | None) -> Outcome:
+    """One job through the one pipeline; its events become the job's snapshot and the executor's fraction."""
     from .runs import save_run
 
     set_threads()
@@ -204,8 +182,12 @@ def _train(job: _Job, root: str | Path | None) -> None:
             eta = (e.total_steps - e.step) / steps_per_sec if steps_per_sec > 0 else None
             changes.update(loss=e.logs["loss"], curve=tuple(curve), eta_seconds=eta)
         job.update(**changes)
+        try:
+            ctx.report(job.snapshot.fraction, f"epoch {job.snapshot.epoch} of {job.snapshot.total_epochs}")
+        except Stopped:
+            pass  # train_run hears the stop through should_stop, and still saves a kept partial model
 
-    result = train_run(job.cfg, pick_device(), on_event, job.stop_requested.is_set, previews=True,
+    result = train_run(job.cfg, pick_device(), on_event, ctx.should_stop, previews=True,
                        keep_partial=lambda: job.keep_partial)
     history = result.history
     run_id = save_run(result, root=root, preview_images=result.preview_images).id if result.savable else None
@@ -217,6 +199,7 @@ def _train(job: _Job, root: str | Path | None) -> None:
         message = "Stopped; the partial model was saved, marked as stopped." if run_id else "Stopped; nothing was saved."
     job.update(state=state, message=message, metrics=result.metrics, run_id=run_id, eta_seconds=0.0,
                elapsed=time.time() - job.started)
+    return Outcome(state, run_id, message)  # the executor's snapshot ends as the job's does
 
 
 _registry: JobRegistry | None = None
@@ -224,11 +207,11 @@ _registry_lock = threading.Lock()
 
 
 def registry() -> JobRegistry:
-    """The process-wide registry, made on first use."""
+    """The process-wide registry on the process-wide executor, made on first use."""
     global _registry
     with _registry_lock:
         if _registry is None:
-            _registry = JobRegistry(max_concurrent=env_int("AECORE_MAX_JOBS", 1, 1, 256))
+            _registry = JobRegistry(executor=background.executor())
         return _registry
 
 

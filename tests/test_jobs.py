@@ -9,6 +9,7 @@ import safetensors.torch
 import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore.background import Executor
 from aecore.jobs import JobRegistry
 from aecore.models import default_config
 from aecore.runs import list_runs, load_run
@@ -22,6 +23,19 @@ DIVERGES = RunConfig(
 )
 
 
+def registry(train_slots: int = 1, **kwargs) -> JobRegistry:
+    """A registry on its own executor, so no other test's work holds its training slots."""
+    return JobRegistry(executor=Executor({"train": train_slots, "compute": 1}), **kwargs)
+
+
+def threads_settle(before: int, timeout: float = 5.0) -> bool:
+    """True once the worker threads are back to `before`: a thread ends just after its work's snapshot."""
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threading.active_count() == before
+
+
 def _wait_for(predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -30,7 +44,7 @@ def _wait_for(predicate, timeout=30.0):
 
 
 def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
-    reg = JobRegistry(max_concurrent=1)
+    reg, before = registry(), threading.active_count()
     job_id = reg.start(SMALL)
     p = reg.wait(job_id, timeout=60)
     assert p.state == "done" and p.finished and p.fraction == 1.0
@@ -42,24 +56,56 @@ def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
     assert set(p.metrics) >= {"mse", "ssim"}
     info = load_run(p.run_id)
     assert info.ok and info.config == SMALL and [r.id for r in list_runs()] == [p.run_id]
-    assert reg.active_threads() == 0
+    assert threads_settle(before)
+    work = reg.executor.snapshot(job_id)  # the job's id is the executor's: both snapshots end alike
+    assert (work.kind, work.state, work.result, work.fraction) == ("train", "done", p.run_id, 1.0)
+
+
+def test_a_training_job_and_the_one_class_demo_never_train_at_the_same_time(runs_dir, monkeypatch):
+    """One training slot is shared: the demo (started second) trains only after the job has finished training."""
+    from aecore import anomaly, jobs, tasks
+
+    spans: dict[str, list[float]] = {}  # who -> times of its real training events, first to last
+    steps: dict[str, int] = {}
+
+    def recording(who: str, real):
+        def train_run(cfg, device, on_event, *args, **kwargs):
+            def on_step(e):
+                spans.setdefault(who, []).append(time.monotonic())
+                steps[who] = max(steps.get(who, 0), e.step)
+                on_event(e)
+            return real(cfg, device, on_step, *args, **kwargs)
+        return train_run
+
+    monkeypatch.setattr(jobs, "train_run", recording("job", jobs.train_run))
+    monkeypatch.setattr(anomaly, "train_run", recording("demo", anomaly.train_run))
+    ex = Executor({"train": 1, "compute": 1})
+    reg = JobRegistry(executor=ex)
+    job_id = reg.start(SMALL)
+    demo_id = tasks.submit(anomaly.one_class_demo, 0, "fashion-mnist-sample", 1, executor=ex)
+    assert ex.snapshot(demo_id).queue_position == 1  # queued behind the job in the one slot
+    assert reg.wait(job_id, 60).state == "done"
+    demo = ex.wait(demo_id, 60)
+    assert demo.state == "done", demo.error
+    assert steps["job"] == 44 and steps["demo"] > 0  # both really trained
+    assert spans["job"][-1] < spans["demo"][0]  # and never at the same time
 
 
 def test_reconstructions_sharpen_epoch_by_epoch(runs_dir):
-    reg = JobRegistry()
+    reg = registry()
     p = reg.wait(reg.start(RunConfig(DataConfig(limit_train=2000, limit_test=100), train=TrainConfig(epochs=3))), 60)
     errors = [abs(r.astype(float) - p.originals.astype(float)).mean() for _, r in p.recons]
     assert errors[-1] < errors[0] * 0.6
 
 
 def test_queue_runs_jobs_in_order_within_the_limit(runs_dir):
-    reg = JobRegistry(max_concurrent=1)
+    reg, before = registry(), threading.active_count()
     first = reg.start(LONG)
     second, third = reg.start(SMALL), reg.start(SMALL)
     _wait_for(lambda: reg.progress(first).step > 0)
     assert reg.progress(second).state == "queued" and reg.progress(second).queue_position == 1
     assert reg.progress(third).queue_position == 2
-    assert reg.active_threads() == 1
+    assert reg.progress(first).state == "running" and threading.active_count() == before + 1
     reg.stop(first)
     assert reg.wait(second, 60).state == "done"
     assert reg.wait(third, 60).state == "done"
@@ -68,7 +114,7 @@ def test_queue_runs_jobs_in_order_within_the_limit(runs_dir):
 
 
 def test_stop_ends_within_one_batch_and_saves_nothing(runs_dir):
-    reg = JobRegistry()
+    reg = registry()
     job_id = reg.start(LONG)
     _wait_for(lambda: reg.progress(job_id).step >= 3)
     reg.stop(job_id)
@@ -80,7 +126,7 @@ def test_stop_ends_within_one_batch_and_saves_nothing(runs_dir):
 
 
 def test_stop_can_keep_the_partial_model_marked_as_stopped(runs_dir):
-    reg = JobRegistry()
+    reg = registry()
     job_id = reg.start(LONG)
     _wait_for(lambda: reg.progress(job_id).step >= 3)
     reg.stop(job_id, keep=True)
@@ -90,17 +136,18 @@ def test_stop_can_keep_the_partial_model_marked_as_stopped(runs_dir):
 
 
 def test_queued_job_can_be_stopped_before_it_starts(runs_dir):
-    reg = JobRegistry(max_concurrent=1)
+    reg = registry()
     first, second = reg.start(LONG), reg.start(SMALL)
     reg.stop(second)
-    assert reg.progress(second).state == "stopped"
+    assert reg.progress(second).state == "stopped" and reg.progress(second).message == "stopped before it started"
+    assert reg.executor.snapshot(second).state == "stopped"
     reg.stop(first)
     reg.wait(first, 10)
     assert list_runs() == []
 
 
 def test_divergence_is_reported_and_nothing_is_saved(runs_dir):
-    reg = JobRegistry()
+    reg = registry()
     p = reg.wait(reg.start(DIVERGES), 60)
     assert p.state == "diverged" and "learning rate" in p.message and "Nothing was saved" in p.message
     assert p.run_id is None and list_runs() == []
@@ -108,14 +155,17 @@ def test_divergence_is_reported_and_nothing_is_saved(runs_dir):
 
 def test_a_failing_job_is_marked_failed_with_the_reason(runs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "empty"))
-    reg = JobRegistry()
-    p = reg.wait(reg.start(RunConfig(DataConfig(name="mnist"))), 30)
+    reg, before = registry(), threading.active_count()
+    job_id = reg.start(RunConfig(DataConfig(name="mnist")))
+    p = reg.wait(job_id, 30)
     assert p.state == "failed" and "DatasetUnavailable" in p.message and "AECORE_DATA_DIR" in p.message
-    assert p.run_id is None and reg.active_threads() == 0
+    assert p.run_id is None and threads_settle(before)
+    work = reg.executor.snapshot(job_id)  # the job's id is the executor's: both say the same
+    assert work.state == "failed" and work.error == p.message
 
 
 def test_jobs_survive_the_thread_that_started_them(runs_dir):
-    reg = JobRegistry()
+    reg = registry()
     ids = []
     t = threading.Thread(target=lambda: ids.append(reg.start(SMALL)))
     t.start()
@@ -125,17 +175,17 @@ def test_jobs_survive_the_thread_that_started_them(runs_dir):
 
 def test_unknown_job_id_raises_key_error():
     with pytest.raises(KeyError):
-        JobRegistry().progress("nope")
+        registry().progress("nope")
 
 
 def test_start_rejects_anything_but_a_run_config():
     with pytest.raises(TypeError, match="RunConfig"):
-        JobRegistry().start({"model": "mlp_ae"})  # type: ignore[arg-type]
+        registry().start({"model": "mlp_ae"})  # type: ignore[arg-type]
 
 
 def test_a_run_no_better_than_the_average_image_is_saved_and_marked(runs_dir):
     cfg = RunConfig(DataConfig(limit_train=1000, limit_test=200), ModelConfig(), TrainConfig(lr=1.0, epochs=2))
-    reg = JobRegistry()
+    reg = registry()
     p = reg.wait(reg.start(cfg), 60)
     assert p.state == "no_better" and p.finished and "average image" in p.message
     assert p.metrics["mse"] >= p.metrics["mean_image_mse"]
@@ -152,7 +202,7 @@ def _weights(run_id: str) -> dict[str, torch.Tensor]:
 def test_same_seed_gives_the_same_weights_alone_or_side_by_side(kind, runs_dir):
     cfg = RunConfig(DataConfig(limit_train=600, limit_test=50), default_config(kind),
                     TrainConfig(epochs=1, batch_size=32, seed=5))
-    alone = JobRegistry()
+    alone = registry()
     reference = _weights(alone.wait(alone.start(cfg), 60).run_id)
 
     stop = threading.Event()
@@ -165,7 +215,7 @@ def test_same_seed_gives_the_same_weights_alone_or_side_by_side(kind, runs_dir):
     meddler = threading.Thread(target=meddle, daemon=True)
     meddler.start()
     try:
-        reg = JobRegistry(max_concurrent=2)
+        reg = registry(2)
         ids = [reg.start(cfg), reg.start(cfg)]
         done = [reg.wait(i, 120) for i in ids]
     finally:
@@ -182,7 +232,7 @@ def test_listing_jobs_while_old_ones_are_forgotten_never_raises(runs_dir, tmp_pa
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "empty"))  # every job fails at once: tiny jobs
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible, to hit any unlocked gap
-    reg = JobRegistry(max_concurrent=2, keep_finished=2)
+    reg = registry(2, keep_finished=2)
     cfg = RunConfig(DataConfig(name="mnist"))
     errors: list[tuple[str, BaseException]] = []
     done = threading.Event()

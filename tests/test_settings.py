@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import aecore.background
 import aecore.jobs
-from aecore.jobs import JobRegistry
+from aecore.background import Executor
 from aecore.settings import env_int
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +33,11 @@ def test_env_int_refuses_values_out_of_bounds_or_not_whole(monkeypatch, text):
 def test_a_bad_max_jobs_is_refused_instead_of_queueing_forever(monkeypatch, value):
     monkeypatch.setenv("AECORE_MAX_JOBS", value)
     monkeypatch.setattr(aecore.jobs, "_registry", None)
+    monkeypatch.setattr(aecore.background, "_executor", None)
     with pytest.raises(ValueError, match="AECORE_MAX_JOBS"):
         aecore.jobs.registry()
-    with pytest.raises(ValueError, match="max_concurrent"):
-        JobRegistry(max_concurrent=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        Executor({"train": 0})
 
 
 def test_a_bad_thread_count_names_the_variable():
