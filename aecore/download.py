@@ -34,6 +34,7 @@ class DownloadStatus:
     state: str = "idle"  # one of DOWNLOAD_STATES
     fraction: float = 0.0  # 0..1 of the bytes of all files
     message: str = ""  # why it failed and what to do, or that it waits for other work to finish
+    work_id: str | None = None  # the background work, for a page to wait on
 
 
 def sources(name: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -119,8 +120,8 @@ def download_status(name: str) -> DownloadStatus:
     except KeyError:
         return DownloadStatus(name)
     if s.state == "queued":
-        return DownloadStatus(name, "running", 0.0, "waiting for other work to finish")
-    return DownloadStatus(name, s.state, s.fraction, (s.message or s.error) if s.state == "failed" else "")
+        return DownloadStatus(name, "running", 0.0, "waiting for other work to finish", s.id)
+    return DownloadStatus(name, s.state, s.fraction, (s.message or s.error) if s.state == "failed" else "", s.id)
 
 
 def start_download(name: str, root: str | Path | None = None, mirrors: Sequence[str] | None = None) -> DownloadStatus:

@@ -23,6 +23,7 @@ from ui.shell import require_shell
 from ui.sidebar import active_jobs
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
 from ui.text import plain
+from ui.waiting import wait_for
 
 require_shell()
 
@@ -172,8 +173,12 @@ def show_dataset_status(name: str) -> bool:
         return True
     status = download_status(name)
     if status.state == "running":
-        st.fragment(show_download, run_every=0.5)(name)
-        return False
+        try:
+            if wait_for(status.work_id, f"Downloading {dataset_label(name)}") is None:
+                return False  # the waiting helper polls and redraws the page once the download has ended
+        except KeyError:
+            pass  # forgotten meanwhile: ended long ago
+        return show_dataset_status(name)  # ended: the dataset is there, or the failure is shown
     if status.state == "failed":
         st.error("The download failed: this computer may be offline, or the download site unreachable. Check "
                  "the internet connection and try again, or train on a bundled sample.", icon=":material/error:")
@@ -184,13 +189,6 @@ def show_dataset_status(name: str) -> bool:
     st.button("Download", key="download", icon=":material/download:", on_click=start_download, args=(name,),
               help="Fetch the dataset once; it needs an internet connection and is kept for next time.")
     return False
-
-
-def show_download(name: str) -> None:
-    status = download_status(name)
-    if status.state != "running":
-        st.rerun()  # finished or failed: redraw the controls with the dataset's new state
-    st.progress(status.fraction, text=f"Downloading {dataset_label(name)}… {status.fraction:.0%}")
 
 
 def watched_job() -> str | None:

@@ -122,6 +122,36 @@ def test_a_missing_dataset_offers_a_download_that_fails_clearly_offline(monkeypa
     assert at.button(key="download").label == "Download"  # offered again
 
 
+def test_a_download_waiting_for_its_turn_shows_its_place_and_then_its_outcome(monkeypatch):
+    import threading
+
+    from aecore import background
+
+    _, resources = aecore.download.sources("fashion-mnist")
+    monkeypatch.setattr(aecore.download, "sources", lambda name: (("http://127.0.0.1:9/",), resources))
+    monkeypatch.setattr(aecore.download, "_status", {})
+    release = threading.Event()
+    busy = background.submit(lambda ctx: release.wait(30), "compute")  # a long map holds the one compute slot
+    try:
+        at = open_page("pages/train.py")
+        at.selectbox(key="dataset").set_value("fashion-mnist").run()
+        at.button(key="download").click().run()
+        assert not at.exception
+        shown = " ".join(p.proto.text for p in at.get("progress"))
+        # behind the held slot, and the page's own quick prefetch and warm-up, which queued first
+        assert re.search(r"Downloading FashionMNIST, full: waiting for other work to finish \((next in line|"
+                         r"\d+ ahead of it in line)\)", shown), shown
+    finally:
+        release.set()
+    background.wait(busy, 30)
+    deadline = time.monotonic() + 30
+    while aecore.download.download_status("fashion-mnist").state == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.run()
+    assert "download failed" in texts(at.error) and not at.get("progress")
+
+
 def start_training(at: AppTest, epochs: int, lr: float | None = None, dataset: str = "digits",
                    patience: int | None = None) -> str:
     at.selectbox(key="dataset").set_value(dataset).run()
