@@ -39,9 +39,12 @@ def reconstruct(model: nn.Module, x: Tensor, device: torch.device | str = "cpu")
         return model(xf).clamp(0, 1).cpu()  # linear-output models can overshoot
 
 
-def gray_uint8(x: Tensor) -> np.ndarray:
-    """(n, C, H, W) float in [0, 1] to (n, H, W) uint8, channels averaged."""
-    return (x.float().mean(1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+def gray_uint8(x: Tensor | np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] to uint8: (n, C, H, W) to (n, H, W), channels averaged; other shapes kept; NaN is 0."""
+    x = torch.as_tensor(x).float()
+    if x.ndim == 4:
+        x = x.mean(1)
+    return (x.nan_to_num(0.0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def reconstruct_images(

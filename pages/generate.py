@@ -11,10 +11,11 @@ import numpy as np
 import streamlit as st
 
 from aecore.generate import manifold_grid, sample_prior
+from aecore.infer import gray_uint8
 from aecore.latent import along_directions, decode_codes, encode_split, principal_directions
 from aecore.models import is_variational
 from aecore.runs import RunInfo
-from ui.images import as_uint8, enlarge, labelled_rows, tile_rows
+from ui.images import enlarge, labelled_rows, tile_rows
 from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \
     run_picker
 from ui.shell import require_shell
@@ -36,7 +37,7 @@ def is_vae(run: RunInfo) -> bool:
 @st.cache_data(max_entries=32, show_spinner="Drawing new images…")
 def prior_samples(run_id: str, n: int, seed: int) -> np.ndarray:
     """(n, H, W) uint8 images decoded from random codes."""
-    return as_uint8(sample_prior(cached_model(run_id), n, seed))
+    return gray_uint8(sample_prior(cached_model(run_id), n, seed))
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the codes of test images…")
@@ -55,7 +56,7 @@ def code_axes(run_id: str, dataset: str) -> tuple[np.ndarray, np.ndarray, np.nda
 def manifold_image(run_id: str, dataset: str, vae: bool) -> np.ndarray:
     """The 2-D code map as one uint8 mosaic: over the prior for a VAE, over the test codes' range otherwise."""
     codes = None if vae else test_codes(run_id, dataset)
-    return as_uint8(manifold_grid(cached_model(run_id), MANIFOLD_SIZE, codes=codes))
+    return gray_uint8(manifold_grid(cached_model(run_id), MANIFOLD_SIZE, codes=codes))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -68,7 +69,7 @@ def direction_strips(run_id: str, dataset: str) -> list[np.ndarray]:
         amounts = np.zeros((len(STRIP_STEPS), len(directions)), np.float32)
         amounts[:, i] = STRIP_STEPS
         codes = np.stack([along_directions(mean, directions, stds, a) for a in amounts])
-        rows.append(as_uint8(decode_codes(model, codes)))
+        rows.append(gray_uint8(decode_codes(model, codes)))
     return rows
 
 
@@ -159,7 +160,7 @@ def show_sliders(run_id: str, dataset: str, n: int) -> None:
         st.button("Back to the average", key="generate_reset", icon=":material/restart_alt:", on_click=reset_sliders,
                   args=(n,), help="Set every slider to 0: the average code.")
     code = along_directions(mean, directions, stds, np.array(amounts, np.float32))
-    image = as_uint8(decode_codes(cached_model(run_id), code))[0]
+    image = gray_uint8(decode_codes(cached_model(run_id), code))[0]
     picture.image(enlarge(image, 8), alt="The image the model draws from the code the sliders set",
                   caption="Drawn from the sliders' code")
 

@@ -73,3 +73,9 @@ def test_gray_uint8_averages_channels():
     x = torch.zeros(2, 3, 4, 4)
     x[:, 0] = 1.0
     assert gray_uint8(x).shape == (2, 4, 4) and int(gray_uint8(x)[0, 0, 0]) == 85
+
+
+def test_gray_uint8_takes_numpy_keeps_other_shapes_and_zeroes_nan():
+    x = np.array([[[[0.0, 1.0], [0.5, np.nan]]]], np.float32)  # (1, 1, 2, 2)
+    assert gray_uint8(x).tolist() == [[[0, 255], [128, 0]]]
+    assert gray_uint8(np.full((3, 4), 2.0)).shape == (3, 4) and gray_uint8(np.full((3, 4), 2.0)).max() == 255

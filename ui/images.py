@@ -1,8 +1,8 @@
 """Image grids for display: rows of uint8 images, enlarged pixel for pixel, with a label left of each row.
 
 `labelled_rows(rows, labels)` is what the Home gallery and the Train page's original-vs-reconstruction
-strip show; `enlarge_png(data)` makes a small stored preview crisp at a readable size. `as_uint8` turns
-aecore's float images into displayable ones and `stack_pairs` sets each image above its reconstruction.
+strip show; `enlarge_png(data)` makes a small stored preview crisp at a readable size, and `stack_pairs`
+sets each image above its reconstruction (`aecore.infer.gray_uint8` turns float images into bytes first).
 """
 
 from __future__ import annotations
@@ -123,14 +123,6 @@ def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], scale: int 
         y = MARGIN + i * row_height + (row_height - pad) / 2
         draw.text((label_width + MARGIN - 12, y), label, fill=LABEL_COLOUR, font=font, anchor="rm")
     return canvas
-
-
-def as_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] to uint8: (n, C, H, W) to (n, H, W) with channels averaged; other shapes kept."""
-    x = np.asarray(images, np.float64)
-    if x.ndim == 4:
-        x = x.mean(axis=1)
-    return np.round(np.clip(np.nan_to_num(x), 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def stack_pairs(top: np.ndarray, bottom: np.ndarray, gap: int = 2) -> np.ndarray:
