@@ -42,6 +42,15 @@ def nav(page, title: str) -> float:
     return time.perf_counter() - start
 
 
+def open_train_with_epochs(page, server: str, epochs: int) -> None:
+    """The Train page with its Epochs set, long enough to still be training while the test looks."""
+    open_page(page, server, "train")
+    field = page.get_by_role("spinbutton", name="Epochs")
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_idle(page)
+
+
 def test_every_page_renders(page, server):
     for path, name in (("", "home"), ("train", "train-empty"), ("runs", "runs-empty")):
         open_page(page, server, path)
@@ -51,11 +60,7 @@ def test_every_page_renders(page, server):
 
 
 def test_a_long_run_survives_clicks_page_switches_and_reloads_then_stops(page, server):
-    open_page(page, server, "train")
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("300")
-    epochs.press("Enter")
-    wait_idle(page)
+    open_train_with_epochs(page, server, 300)
     train_button(page).click()
     first = progress_value(page)
     page.wait_for_function(f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > {first}")
@@ -114,11 +119,7 @@ def test_default_run_from_click_to_first_update_and_to_done(page, server):
 
 
 def test_quick_clicks_on_train_start_one_job(page, server):
-    open_page(page, server, "train")
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("300")
-    epochs.press("Enter")
-    wait_idle(page)
+    open_train_with_epochs(page, server, 300)
     # six clicks 80 ms apart, as an impatient person makes them: each reaches the server as its own click
     train_button(page).evaluate("""b => new Promise(done => { let i = 0; const t = setInterval(() => {
         b.click(); if (++i === 6) { clearInterval(t); done(); } }, 80); })""")
