@@ -91,7 +91,7 @@ def show_models(chosen: list[RunInfo], data: bytes | None, image: np.ndarray) ->
         try:
             results[run.id] = redrawn(run.id, model_image)
         except ValueError as err:
-            notes[run.id] = f" It cannot redraw this picture: {err}."
+            notes[run.id] = f" It cannot redraw this picture: {plain(err)}."
     for start in range(0, len(chosen), PER_ROW):
         for column, run in zip(st.columns(PER_ROW, gap="large"), chosen[start:start + PER_ROW]):
             with column:
