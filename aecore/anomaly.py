@@ -143,7 +143,7 @@ def one_class_demo(
     on_progress(0.9, f"Scoring all {len(test):,} test images")
     if not history.finished:  # no_better (against the normal class's mean image) still ranks the classes
         raise RuntimeError(f"training did not finish ({history.status}: {history.message})")
-    scores = reconstruction_errors(result.model, test, device)
+    scores = result.test_scores["mse"]  # scored once, by the pipeline
     labels = test.y.numpy()
     is_anomaly = labels != normal_class
     return OneClassResult(dataset, normal_class, test.classes, scores, labels, is_anomaly, roc(scores, is_anomaly),

@@ -137,11 +137,18 @@ def evaluate(
     """
     if max_images:
         split = split.take(slice(0, max_images))
+    return evaluate_with_images(model, split, device, batch_size)[0]
+
+
+def evaluate_with_images(
+    model: nn.Module, split: Split, device: torch.device | str = "cpu", batch_size: int = 500
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """`evaluate`'s means and `evaluate_per_image`'s arrays from one pass over the split."""
     if len(split) == 0:
         raise ValueError("cannot evaluate on an empty split")
     per_image, vae_logs = _scan(model, split, device, batch_size, with_loss=True)
     # accumulate in float64 so the mean of many float32 values does not drift
-    return {name: float(v.mean(dtype=np.float64)) for name, v in per_image.items()} | vae_logs
+    return {name: float(v.mean(dtype=np.float64)) for name, v in per_image.items()} | vae_logs, per_image
 
 
 def error_maps(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:

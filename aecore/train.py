@@ -80,6 +80,7 @@ class TrainResult:
     history: History
     metrics: dict[str, float] = field(default_factory=dict)  # test split, with mean_image_mse; empty unless finished
     preview_images: Tensor | None = None  # (n, C, H, W) uint8 strip of test images, for the run's preview
+    test_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each metric per test image, when metrics are
 
     @property
     def savable(self) -> bool:
@@ -244,13 +245,14 @@ def train_run(
         on_event(TrainEvent(0, 0, total_steps(len(train), cfg.train), {}, 0.0, originals=originals, preview=redraw()))
     history = fit(model, train, val, cfg.train, device, on_step, should_stop)
     metrics: dict[str, float] = {}
+    per_image: dict[str, np.ndarray] = {}
     if history.finished:
-        history, metrics = score(model, history, train, test, device)
+        history, metrics, per_image = score(model, history, train, test, device)
     elif history.status == "stopped" and history.steps > 0 and keep_partial():
-        from .metrics import evaluate
+        from .metrics import evaluate_with_images
 
-        metrics = evaluate(model, test, device)
-    return TrainResult(cfg, model, history, metrics, strip)
+        metrics, per_image = evaluate_with_images(model, test, device)
+    return TrainResult(cfg, model, history, metrics, strip, per_image)
 
 
 def strip_images(test: Split, n: int = STRIP_IMAGES) -> Tensor:
@@ -289,14 +291,16 @@ def mean_image_mse(train: Split, test: Split, batch_size: int = 1000) -> float:
     return total / len(test)
 
 
-def score(model: nn.Module, history: History, train: Split, test: Split,
-          device: torch.device | str = "cpu") -> tuple[History, dict[str, float]]:
-    """Test metrics with the mean-image reference; a run that does not beat it gets status no_better."""
-    from .metrics import evaluate
+def score(model: nn.Module, history: History, train: Split, test: Split, device: torch.device | str = "cpu",
+          ) -> tuple[History, dict[str, float], dict[str, np.ndarray]]:
+    """Test metrics with the mean-image reference, and each per test image; a run that does not beat the
+    reference gets status no_better."""
+    from .metrics import evaluate_with_images
 
-    metrics = evaluate(model, test, device) | {"mean_image_mse": mean_image_mse(train, test)}
+    metrics, per_image = evaluate_with_images(model, test, device)
+    metrics |= {"mean_image_mse": mean_image_mse(train, test)}
     if history.ok and not metrics["mse"] < metrics["mean_image_mse"]:  # NaN is no better either
         message = (f"test MSE {metrics['mse']:.4f} is no better than the average image's "
                    f"{metrics['mean_image_mse']:.4f}: try a lower learning rate or more epochs")
         history = dataclasses.replace(history, status="no_better", message=message)
-    return history, metrics
+    return history, metrics, per_image

@@ -133,3 +133,15 @@ def test_error_report_lists_the_worst_images_with_their_reconstructions(tiny_spl
     assert report.worst_images.shape == report.worst_recons.shape == (5, 28, 28)
     np.testing.assert_array_equal(report.worst_images, tiny_split.x[report.worst, 0].numpy())
     assert list(report.by_class()) == list(tiny_split.classes)
+
+
+def test_the_pipeline_scores_each_test_image_once_for_the_means_and_the_demo():
+    cfg = RunConfig(DataConfig(limit_train=256, limit_test=300), ModelConfig("mlp_ae", latent_dim=8, hidden=(32,)),
+                    TrainConfig(epochs=1, patience=0, val_fraction=0.0))
+    result = train_run(cfg, "cpu")
+    _, test = load_dataset(cfg.data)
+    per_image = evaluate_per_image(result.model, test)
+    assert result.test_scores.keys() == per_image.keys()
+    for name, values in per_image.items():
+        np.testing.assert_allclose(result.test_scores[name], values, rtol=1e-6)
+        assert result.metrics[name] == pytest.approx(float(values.mean(dtype=np.float64)), rel=1e-6)
