@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aecore.config import RunConfig
 from aecore.jobs import Progress
 from ui.charts import autoencoder_figure, loss_figure, loss_ticks
 from ui.images import enlarge_png, labelled_rows, png_bytes, tile_rows
@@ -88,9 +89,9 @@ def test_format_duration(seconds, text):
 
 
 def test_progress_text_names_epoch_and_batch():
-    p = Progress("j", "running", {}, epoch=2, total_epochs=5, step=120, total_steps=5 * 70)
+    p = Progress("j", "running", RunConfig(), epoch=2, total_epochs=5, step=120, total_steps=5 * 70)
     assert progress_text(p) == "Epoch 2/5 · batch 50/70"
-    assert progress_text(Progress("j", "running", {})).startswith("Loading")
+    assert progress_text(Progress("j", "running", RunConfig())).startswith("Loading")
 
 
 def test_file_name_is_safe():
