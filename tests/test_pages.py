@@ -24,6 +24,7 @@ from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.presets import VAE_MIN_DELTA
 from aecore.train import train_run
 from ui.runs import import_zip
+from ui.text import plain
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("pages/home.py", "pages/train.py", "pages/runs.py")
@@ -335,7 +336,7 @@ def test_upload_adds_an_exported_run_and_refuses_other_files(tmp_path):
     at.file_uploader(key="upload").set_value(("notes.zip", b"these are notes, not a zip", "application/zip")).run()
     assert "could not be added" in texts(at.error)
     at.file_uploader(key="upload").set_value(("shared.zip", exported, "application/zip")).run()
-    assert "Added “shared”" in texts(at.success)
+    assert f"Added {plain('shared')}" in texts(at.success)
     assert [r.name for r in runs.list_runs()] == ["shared", "shared"]
 
     kind, message, run_id = import_zip(exported[: len(exported) // 2])  # a truncated download
@@ -344,3 +345,12 @@ def test_upload_adds_an_exported_run_and_refuses_other_files(tmp_path):
         zf.writestr("config.json", "{}")
     kind, message, _ = import_zip((tmp_path / "odd.zip").read_bytes())
     assert kind == "error" and "lacks" in message
+
+
+def test_the_message_after_an_upload_shows_the_run_name_as_text():
+    name = "![t](http://host/track.png) **bold**"
+    exported = runs.export_run(save_small_run(name).id)
+    at = open_page("pages/runs.py")
+    at.file_uploader(key="upload").set_value(("run.zip", exported, "application/zip")).run()
+    assert not at.exception
+    assert at.success[0].value == f"Added {plain(name)}."  # a code span: Markdown inside it is not rendered

@@ -14,7 +14,6 @@ import aecore.runs
 from aecore.runs import RunError, RunInfo
 from ui.text import plain
 from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
-from ui.text import plain
 
 
 def local_times(runs: list[RunInfo], timezone: str | None) -> pd.DatetimeIndex:
@@ -68,7 +67,7 @@ def import_zip(data: bytes) -> tuple[str, str, str | None]:
         info = aecore.runs.import_run(data)
     except RunError as err:
         return "error", f"That file could not be added: {plain(err)}", None
-    return "success", f"Added “{info.name}”.", info.id
+    return "success", f"Added {plain(info.name)}.", info.id
 
 
 def file_name(name: str) -> str:
