@@ -9,6 +9,8 @@ default 1 each, since on a small machine two at once only halve each other's spe
 first come first served. Work submitted with a `key` is shared: while it is queued, running or done, the
 same key returns the same id, so two sessions asking for one map share one computation and a finished
 result doubles as a cache until it is forgotten (the oldest finished entries beyond `keep_finished`).
+`pause(id)` holds running work at its next `should_stop` (it keeps its thread, its slot and everything it
+has built, such as a model and its optimiser) until `resume(id)` or `stop(id)`.
 This module is the seam another backend (a cluster) plugs into: plain values in, frozen snapshots out.
 """
 
@@ -30,10 +32,10 @@ from .settings import env_int
 
 log = logging.getLogger(__name__)
 KINDS = ("train", "compute")
-STATES = ("queued", "running", "done", "no_better", "stopped", "diverged", "failed")
+STATES = ("queued", "running", "paused", "done", "no_better", "stopped", "diverged", "failed")
 # no_better and diverged are training's own endings (saved but no better than the average image; blew up)
 FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
-SHARED = ("queued", "running", "done")  # a key joins work in these states; failed or stopped work is tried anew
+SHARED = ("queued", "running", "paused", "done")  # a key joins work in these states; failed or stopped work is tried anew
 
 
 class Stopped(Exception):
@@ -80,6 +82,8 @@ class Context:
         self._entry = entry
 
     def should_stop(self) -> bool:
+        """Whether a stop was asked; while the work is paused this waits, so the work holds all it has built."""
+        self._entry.resumed.wait()
         return self._entry.stop.is_set()
 
     def report(self, fraction: float, message: str = "", detail: Any = None) -> None:
@@ -96,6 +100,9 @@ class _Entry:
     def __init__(self, entry_id: str, kind: str, key: Hashable | None, fn: Callable[[Context], Any]):
         self.id, self.kind, self.key, self.fn = entry_id, kind, key, fn
         self.stop = threading.Event()
+        self.resumed = threading.Event()  # cleared while paused
+        self.resumed.set()
+        self._mutex = threading.Lock()  # the worker's progress and a pause from a page update one snapshot
         self.done: Future[Snapshot] = Future()
         self.started = 0.0
         self.snapshot = Snapshot(entry_id, kind, "queued")
@@ -103,7 +110,8 @@ class _Entry:
     def update(self, **changes: Any) -> None:
         if self.started and "elapsed" not in changes:
             changes["elapsed"] = time.monotonic() - self.started
-        self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
+        with self._mutex:
+            self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
 
 
 class Executor:
@@ -155,9 +163,32 @@ class Executor:
         with self._lock:
             entry = self._entries[work_id]
             entry.stop.set()
+            if entry.snapshot.state == "paused":
+                entry.update(state="running")  # it wakes to stop
+            entry.resumed.set()
             if work_id in self._queues[entry.kind]:
                 self._queues[entry.kind].remove(work_id)
                 self._finish(entry, state="stopped", message="stopped before it started")
+
+    def pause(self, work_id: str) -> bool:
+        """Hold running work at its next `should_stop`, keeping what it holds and its slot; False if not running."""
+        with self._lock:
+            entry = self._entries[work_id]
+            if entry.snapshot.state != "running" or entry.stop.is_set():
+                return False
+            entry.resumed.clear()
+            entry.update(state="paused")
+            return True
+
+    def resume(self, work_id: str) -> bool:
+        """Let paused work go on where it was; False if it was not paused."""
+        with self._lock:
+            entry = self._entries[work_id]
+            if entry.snapshot.state != "paused":
+                return False
+            entry.update(state="running")
+            entry.resumed.set()
+            return True
 
     def wait(self, work_id: str, timeout: float | None = None) -> Snapshot:
         """Block until the work has finished and return its last snapshot (TimeoutError if it has not)."""
@@ -254,6 +285,16 @@ def find(key: Hashable) -> str | None:
 def stop(work_id: str) -> None:
     """Ask the work to stop."""
     executor().stop(work_id)
+
+
+def pause(work_id: str) -> bool:
+    """Hold running work where it is (it keeps its slot); False if it was not running."""
+    return executor().pause(work_id)
+
+
+def resume(work_id: str) -> bool:
+    """Let paused work go on; False if it was not paused."""
+    return executor().resume(work_id)
 
 
 def wait(work_id: str, timeout: float | None = None) -> Snapshot:

@@ -26,7 +26,8 @@ from .device import pick_device, set_threads
 from .memory import trim
 from .train import TrainEvent, train_run
 
-__all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "progress", "registry", "start", "stop"]
+__all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "pause", "progress", "registry", "resume",
+           "start", "stop"]
 MAX_CURVE_POINTS = 400  # step losses kept for the live chart
 
 
@@ -111,6 +112,21 @@ class JobRegistry:
             self.executor.stop(job_id)
             job.snapshot = self._snapshot(job)  # a job dropped from the queue stays stopped once the executor forgets it
 
+    def pause(self, job_id: str) -> bool:
+        """Hold a training job after its current batch, model, optimiser and step count kept; False if not training.
+
+        A paused job keeps its training slot, so queued jobs still wait for it.
+        """
+        with self._lock:
+            self._jobs[job_id]  # KeyError for an unknown job, as everywhere here
+            return self.executor.pause(job_id)
+
+    def resume(self, job_id: str) -> bool:
+        """Let a paused job train on from the step where it was held; False if it was not paused."""
+        with self._lock:
+            self._jobs[job_id]
+            return self.executor.resume(job_id)
+
     def jobs(self) -> list[Progress]:
         """Every known job, newest first, read in one go: old jobs are forgotten by other threads meanwhile."""
         with self._lock:
@@ -125,7 +141,9 @@ class JobRegistry:
         return self.progress(job_id)
 
     def _snapshot(self, job: _Job) -> Progress:  # caller holds the lock
-        """The job's own snapshot, with what only the executor knows while the job has not started."""
+        """The job's own snapshot, with what only the executor knows: its place in line, and whether it is paused."""
+        if job.snapshot.state == "running" and self._work_state(job.id) == "paused":
+            return dataclasses.replace(job.snapshot, state="paused")
         if job.snapshot.state != "queued":
             return job.snapshot
         try:
@@ -135,6 +153,12 @@ class JobRegistry:
         if work.state == "queued":
             return dataclasses.replace(job.snapshot, queue_position=work.queue_position)
         return dataclasses.replace(job.snapshot, state=work.state, message=work.message or work.error)
+
+    def _work_state(self, job_id: str) -> str:
+        try:
+            return self.executor.snapshot(job_id).state
+        except KeyError:
+            return ""
 
     def _forget_old(self) -> None:  # caller holds the lock
         finished = [i for i, j in self._jobs.items() if self._snapshot(j).finished]
@@ -226,6 +250,14 @@ def progress(job_id: str) -> Progress:
 
 def stop(job_id: str, keep: bool | None = None) -> None:
     registry().stop(job_id, keep)
+
+
+def pause(job_id: str) -> bool:
+    return registry().pause(job_id)
+
+
+def resume(job_id: str) -> bool:
+    return registry().resume(job_id)
 
 
 def list_jobs() -> list[Progress]:

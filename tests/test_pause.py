@@ -1,0 +1,120 @@
+"""Pausing work: the executor holds it at its next should_stop, in its slot; a paused training job resumes where
+it was, with its model, optimiser and step count, and ends exactly as the same job trained without a pause."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import torch
+
+from aecore.background import Executor
+from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore.jobs import JobRegistry
+from aecore.runs import load_model
+
+JOB = RunConfig(DataConfig(limit_train=600, limit_test=50), ModelConfig(latent_dim=8),
+                TrainConfig(epochs=2, batch_size=16, patience=0))
+
+
+def until(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def counting(count: list[int], limit: int = 10_000):
+    """Work that counts its checks of should_stop, as a training loop checks once per batch."""
+    def work(ctx):
+        while count[0] < limit and not ctx.should_stop():
+            count[0] += 1
+            time.sleep(0.001)
+        return count[0]
+    return work
+
+
+def test_paused_work_holds_its_place_and_its_slot_then_resumes():
+    ex, count = Executor({"train": 1, "compute": 1}), [0]
+    work_id = ex.submit(counting(count, limit=300), "train")
+    until(lambda: count[0] > 5)
+    assert ex.pause(work_id) and ex.snapshot(work_id).state == "paused"
+    held = count[0]
+    time.sleep(0.3)
+    assert count[0] - held <= 1  # at most the check already under way
+    waiting = ex.submit(counting([0], limit=1), "train")
+    time.sleep(0.1)
+    assert ex.snapshot(waiting).state == "queued"  # the paused work still holds the one training slot
+    assert not ex.pause(work_id)  # already paused
+    assert ex.resume(work_id) and ex.snapshot(work_id).state in ("running", "done")
+    assert ex.wait(work_id, 30).result == 300
+    assert ex.wait(waiting, 30).state == "done"
+    assert not ex.resume(work_id) and not ex.pause(work_id)  # finished work cannot be paused
+
+
+def test_stop_ends_paused_work_and_queued_work_cannot_be_paused():
+    ex, count = Executor({"train": 1, "compute": 1}), [0]
+    work_id = ex.submit(counting(count), "train")
+    queued = ex.submit(counting([0]), "train")
+    until(lambda: count[0] > 2)
+    assert not ex.pause(queued) and ex.snapshot(queued).state == "queued"
+    assert ex.pause(work_id)
+    ex.stop(work_id)
+    assert ex.wait(work_id, 10).state == "stopped"
+    ex.stop(queued)
+
+
+def held_in_pause(job_id: str) -> bool:
+    """Whether the job's worker thread is waiting inside should_stop: a pause holds it there, between batches."""
+    thread = next((t for t in threading.enumerate() if t.name.endswith(job_id)), None)
+    frame = sys._current_frames().get(thread.ident) if thread else None
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return bool(names) and names[0] == "wait" and "should_stop" in names
+
+
+def weights(run_id: str) -> dict[str, torch.Tensor]:
+    return load_model(run_id).state_dict()
+
+
+def test_a_paused_job_keeps_its_step_and_ends_as_an_unpaused_one(runs_dir):
+    reg = JobRegistry(executor=Executor({"train": 1, "compute": 1}))
+    plain = reg.wait(reg.start(JOB), timeout=300)
+    assert plain.state == "done"
+
+    job_id = reg.start(JOB)
+    until(lambda: reg.progress(job_id).step >= 3)
+    assert reg.pause(job_id)
+    until(lambda: reg.progress(job_id).state == "paused")
+    until(lambda: held_in_pause(job_id))  # the batch under way when the pause came lands first
+    held = reg.progress(job_id).step
+    time.sleep(1.0)
+    p = reg.progress(job_id)
+    assert p.state == "paused" and not p.finished and p.step == held < p.total_steps
+    assert reg.resume(job_id)
+    done = reg.wait(job_id, timeout=300)
+    assert done.state == "done" and done.step == done.total_steps == plain.step
+    # the same seed trained to the same weights: the optimiser's moments and the batch order survived the pause
+    a, b = weights(plain.run_id), weights(done.run_id)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["train_loss"] for e in done.epochs] == [e["train_loss"] for e in plain.epochs]
+
+
+def test_pause_and_resume_of_unknown_or_queued_jobs():
+    reg = JobRegistry(executor=Executor({"train": 1, "compute": 1}))
+    try:
+        reg.pause("nope")
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("an unknown job must raise KeyError")
+    gate = threading.Event()
+    blocker = reg.executor.submit(lambda ctx: gate.wait(10), "train")
+    job_id = reg.start(JOB)
+    assert not reg.pause(job_id) and reg.progress(job_id).state == "queued"
+    reg.stop(job_id)
+    gate.set()
+    reg.executor.wait(blocker, 10)
