@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-WAITING = ("Drawing the map", "Scoring every test image", "Training the detector")  # ui.waiting labels
+WAITING = ("Drawing the map", "Scoring every test image", "Training the detector", "Fitting the mixture")  # ui.waiting labels
 
 
 def open_page(page: str, state: dict | None = None, query: dict | None = None) -> AppTest:

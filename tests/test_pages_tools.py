@@ -87,21 +87,44 @@ def test_every_tool_page_shows_the_empty_state_without_runs(page, monkeypatch):
 def test_generate_samples_a_vae_maps_its_codes_and_steers_any_model(store):
     at = open_page("pages/generate.py")
     assert at.selectbox(key="generate_run").value == store["vae"]  # a VAE is preselected
-    assert len(at.slider) == 2  # a 2-number code has two directions
-    assert len(at.image) == 4  # samples, the 2-D map, the sliders' image and the per-slider strips
+    assert at.radio(key="generate_source").value == "prior"
+    assert len(at.slider) == 3  # the temperature, and two directions for a 2-number code
+    # samples, the 2-D map, the sliders' image, the per-slider strips, the class walk and the picture's strip
+    assert len(at.image) == 6
     samples = at.image[0].proto.imgs[0].url
     at.button(key="generate_new").click().run()
     assert not at.exception and at.number_input(key="generate_seed").value == 1
     assert at.image[0].proto.imgs[0].url != samples
+    samples = at.image[0].proto.imgs[0].url
+    at.slider(key="generate_temperature").set_value(0.5).run()
+    assert not at.exception and at.image[0].proto.imgs[0].url != samples
     at.slider(key="generate_slider_0").set_value(2.5).run()
     assert not at.exception
 
     at.selectbox(key="generate_run").set_value(store["plain"]).run()
-    assert not at.exception
-    assert "Sampling needs a variational autoencoder" in texts(at.info)
-    assert len(at.slider) == 4 and len(at.image) == 2  # 8-number code: four sliders; no samples, no 2-D map
+    settle(at)
+    assert not at.exception and not at.radio  # a plain autoencoder draws from the mixture of its codes
+    assert "split into 10 groups" in texts(at.caption)
+    assert len(at.slider) == 4 and len(at.image) == 5  # 8-number code: four sliders; no 2-D map
+    samples = at.image[0].proto.imgs[0].url
+    at.number_input(key="generate_components").set_value(3).run()
+    settle(at)
+    assert "split into 3 groups" in texts(at.caption) and at.image[0].proto.imgs[0].url != samples
     at.button(key="generate_reset").click().run()
     assert not at.exception and at.slider(key="generate_slider_0").value == 0.0
+
+
+def test_generate_moves_a_picture_from_one_class_to_another(store):
+    at = open_page("pages/generate.py", state={"generate_run": store["plain"]})
+    settle(at)
+    assert at.selectbox(key="generate_class_a").value == 0 and at.selectbox(key="generate_class_b").value == 1
+    walk, strip = at.image[-2].proto.imgs[0].url, at.image[-1].proto.imgs[0].url
+    at.selectbox(key="generate_class_b").set_value(7).run()
+    assert not at.exception and at.image[-2].proto.imgs[0].url != walk and at.image[-1].proto.imgs[0].url != strip
+    strip = at.image[-1].proto.imgs[0].url
+    at.number_input(key="generate_pick").set_value(3).run()
+    assert not at.exception and at.image[-1].proto.imgs[0].url != strip
+    assert "Sneaker" in texts(at.caption)
 
 
 def test_denoise_puts_a_denoising_run_beside_a_plain_one(store):
