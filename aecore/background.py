@@ -86,6 +86,13 @@ class Context:
         self._entry.resumed.wait()
         return self._entry.stop.is_set()
 
+    def stop_asked(self) -> bool:
+        """Whether a stop was asked, without waiting out a pause: for work that follows work running elsewhere."""
+        return self._entry.stop.is_set()
+
+    def paused(self) -> bool:
+        return not self._entry.resumed.is_set()
+
     def report(self, fraction: float, message: str = "", detail: Any = None) -> None:
         """Publish progress; raises Stopped once a stop was asked, so work that only reports still ends."""
         if self.should_stop():

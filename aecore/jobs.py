@@ -5,14 +5,17 @@ refresh cannot end it, and any page can rejoin it by id (the executor's own id f
 of the executor's training slots (`AECORE_MAX_JOBS`, default 1), the same slots the one-class demo takes, so
 at most that many models train at once whoever started them; the rest wait, first come first served.
 What the executor cannot know, a job's curves, previews and saved run, lives here in a `Progress`.
+With `AECORE_RAY_ADDRESS` set, `registry()` trains jobs on a Ray cluster instead (`aecore.cluster`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,7 +27,7 @@ from .background import FINISHED, STATES, Context, Executor, Outcome, Stopped
 from .config import RunConfig
 from .device import pick_device, set_threads
 from .memory import trim
-from .train import TrainEvent, train_run
+from .train import TrainEvent, TrainResult, train_run
 
 __all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "pause", "progress", "registry", "resume",
            "start", "stop"]
@@ -78,11 +81,13 @@ class _Job:
 class JobRegistry:
     """Training jobs on an executor. Pages use the module functions, which share one registry and one executor."""
 
-    def __init__(self, executor: Executor | None = None, root: str | Path | None = None, keep_finished: int = 50):
+    def __init__(self, executor: Executor | None = None, root: str | Path | None = None, keep_finished: int = 50,
+                 train: Callable[[_Job, Context, str | Path | None], Outcome] | None = None):
         if keep_finished < 0:
             raise ValueError(f"keep_finished must be at least 0, got {keep_finished}")
         self.executor = executor if executor is not None else background.executor()
         self.root, self.keep_finished = root, keep_finished
+        self.train = train or _train  # how one job trains: here, or on a cluster (aecore.cluster)
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._lock = threading.Lock()  # taken before the executor's own lock, never inside it
 
@@ -152,6 +157,8 @@ class JobRegistry:
             return job.snapshot
         if work.state == "queued":
             return dataclasses.replace(job.snapshot, queue_position=work.queue_position)
+        if work.state in ("running", "paused") and job.started:
+            return job.snapshot  # running work whose job says queued waits for a cluster's worker
         return dataclasses.replace(job.snapshot, state=work.state, message=work.message or work.error)
 
     def _work_state(self, job_id: str) -> str:
@@ -170,7 +177,7 @@ class JobRegistry:
             job.started = time.time()
             job.update(state="running", queue_position=0)
         try:
-            return _train(job, ctx, self.root)
+            return self.train(job, ctx, self.root)
         except Exception as err:  # a failed job must say so, never look finished and good; the executor logs it
             job.update(state="failed", message=f"{type(err).__name__}: {err}", elapsed=time.time() - job.started)
             raise
@@ -181,10 +188,15 @@ class JobRegistry:
 
 
 def _train(job: _Job, ctx: Context, root: str | Path | None) -> Outcome:
-    """One job through the one pipeline; its events become the job's snapshot and the executor's fraction."""
-    from .runs import save_run
-
+    """One job through the one pipeline in this process; its events become the job's snapshot."""
     set_threads()
+    result = train_run(job.cfg, pick_device(), follow_events(job, ctx), ctx.should_stop, previews=True,
+                       keep_partial=lambda: job.keep_partial)
+    return save_result(job, result, root)
+
+
+def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
+    """The `on_event` that turns a job's training events into its snapshot and the executor's fraction."""
     curve: list[tuple[int, float]] = []
     batch_size = job.cfg.train.batch_size
 
@@ -211,8 +223,13 @@ def _train(job: _Job, ctx: Context, root: str | Path | None) -> Outcome:
         except Stopped:
             pass  # train_run hears the stop through should_stop, and still saves a kept partial model
 
-    result = train_run(job.cfg, pick_device(), on_event, ctx.should_stop, previews=True,
-                       keep_partial=lambda: job.keep_partial)
+    return on_event
+
+
+def save_result(job: _Job, result: TrainResult, root: str | Path | None) -> Outcome:
+    """Save what a job trained (when it may be kept) and end its snapshot as training ended."""
+    from .runs import save_run
+
     history = result.history
     run_id = save_run(result, root=root, preview_images=result.preview_images).id if result.savable else None
     state = {"early_stopped": "done"}.get(history.status, history.status)
@@ -234,7 +251,11 @@ def registry() -> JobRegistry:
     """The process-wide registry on the process-wide executor, made on first use."""
     global _registry
     with _registry_lock:
-        if _registry is None:
+        if _registry is None and os.environ.get("AECORE_RAY_ADDRESS"):
+            from .cluster import ray_registry  # Ray is imported only when a cluster is asked for
+
+            _registry = ray_registry()
+        elif _registry is None:
             _registry = JobRegistry(executor=background.executor())
         return _registry
 
