@@ -1,0 +1,50 @@
+"""The Train page with jobs on Ray (a server with AECORE_RAY_ADDRESS=local): the same progress, the same saved run."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+
+PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'
+
+
+@pytest.fixture(scope="module")
+def ray_server(tmp_path_factory):
+    """A server of its own whose jobs train on a local Ray it starts at the first Train."""
+    pytest.importorskip("ray")
+    runs = tmp_path_factory.mktemp("browser-ray") / "runs"
+    runs.mkdir()
+    proc, url = start_server(runs, {"AECORE_RAY_ADDRESS": "local"})
+    yield url
+    stop_server(proc)
+
+
+def test_the_train_page_follows_a_ray_job_to_its_saved_run(page, ray_server):
+    page.goto(f"{ray_server}/train")
+    wait_idle(page)
+    start = time.perf_counter()
+    page.get_by_role("button", name=re.compile(r"Train$")).click()
+    page.wait_for_function(f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0",
+                           timeout=120_000)  # Ray starts first, then a worker imports torch
+    record_timing("ray_train_click_to_first_progress_s", time.perf_counter() - start)
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible")
+    assert page.get_by_text("Images / s").count() > 0
+    no_exception(page)
+    screenshot(page, "train-ray-running")
+
+    page.get_by_text("Finished in", exact=False).first.wait_for(timeout=180_000)
+    record_timing("ray_train_click_to_done_default_run_s", time.perf_counter() - start)
+    no_exception(page)
+    assert page.get_by_text("Saved as", exact=False).count() > 0 and page.get_by_text("MSE", exact=False).count() > 0
+    page.get_by_role("img", name=re.compile("reconstructions")).first.wait_for(state="visible")  # the preview strip
+    screenshot(page, "train-ray-done")
+
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Runs").click()
+    wait_idle(page)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible")  # saved in the server's own store
+    no_exception(page)
+    screenshot(page, "runs-after-ray")
