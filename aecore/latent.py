@@ -1,16 +1,18 @@
 """The latent space made visible: encode a split, project the codes to 2-D or 3-D, walk between codes.
 
-`encode_split` gives the codes of a seeded subset of images; `project` maps them with PCA or t-SNE
-(van der Maaten & Hinton 2008); `interpolate`, `nearest` and `principal_directions` back the
+`encode_split` gives the codes of a seeded subset of images; `project` maps them with PCA, t-SNE
+(van der Maaten & Hinton 2008) or UMAP (McInnes et al. 2018), the last two in `aecore.embeddings`;
+`subset` keeps the codes of chosen images, so a selection can be mapped again on its own, and `map_csv`
+writes a map with its codes for download; `interpolate`, `nearest` and `principal_directions` back the
 interactive views, and `decode_codes` turns any codes back into images. Everything returns numpy
 arrays, so a page can plot the results without touching torch.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,26 +20,12 @@ import torch
 from torch import nn
 
 from .data import Split, to_float
+from .embeddings import PCA_DIMS, DegenerateCodes, MapSettings, neighbour_map  # noqa: F401 (shared names)
 from .infer import evaluating
 
-METHODS = ("pca", "tsne")
-SERIAL_BELOW = 1000  # t-SNE on fewer points runs on one thread (see _tsne)
-PCA_DIMS = 50  # t-SNE inputs are first reduced to this many dimensions, as in van der Maaten's reference code
-# Half of scikit-learn's default 1,000 iterations (the first 250 of them early exaggeration), with its
-# init="pca" and learning_rate="auto" (Belkina et al. 2019; Kobak & Berens 2019), and a Barnes-Hut angle
-# of 0.7 instead of 0.5, the accuracy-for-speed knob of van der Maaten 2014 (JMLR 15). On 5,000 FashionMNIST
-# codes this ran 2.2-3.5x faster than the defaults with the same trustworthiness (benchmarks/bench_tsne.py)
-# and the same 10-NN label accuracy of the map.
-TSNE_SETTINGS: dict[str, object] = {
-    "init": "pca", "learning_rate": "auto", "max_iter": 500, "angle": 0.7, "n_jobs": -1,
-}
-
+METHODS = ("pca", "tsne", "umap")
 Progress = Callable[[float, str], None]
 MOSTLY_DUPLICATES = 0.9  # fewer distinct codes than this share of all codes earns a warning on the map
-
-
-class DegenerateCodes(ValueError):
-    """The codes cannot be mapped (every image has the same code, or t-SNE could not place them)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +43,7 @@ class Projection:
 
     points: np.ndarray
     kept: np.ndarray
-    method: str  # "pca", "tsne" or "identity"
+    method: str  # "pca", "tsne", "umap", "identity" (or "strip", made by the page for one-number codes)
     explained_variance: np.ndarray | None = None
     warning: str = ""  # what makes this map less telling than usual (duplicated or collinear codes), for the user
 
@@ -84,13 +72,14 @@ def encode_split(
 
 
 def project(
-    z: np.ndarray, method: str = "pca", dims: int = 2, seed: int = 0, perplexity: float = 30.0,
+    z: np.ndarray, method: str = "pca", dims: int = 2, seed: int = 0, settings: MapSettings = MapSettings(),
     max_points: int = 5000, on_progress: Progress | None = None,
 ) -> Projection:
-    """Codes (N, D) to (m, dims) points by PCA or t-SNE; a D == dims latent comes back as it is.
+    """Codes (N, D) to (m, dims) points by PCA, t-SNE or UMAP; a D == dims latent comes back as it is.
 
-    t-SNE keeps a seeded random subset of at most `max_points` codes (it is quadratic in memory and slow
-    beyond a few thousand); PCA keeps every code. `on_progress(fraction, message)` hears each stage.
+    t-SNE and UMAP keep a seeded random subset of at most `max_points` codes (both slow down beyond a few
+    thousand) and read their own `settings`; PCA keeps every code. `on_progress(fraction, message)` hears
+    each stage. Codes with no spread raise `DegenerateCodes` whatever the method.
     """
     report = on_progress or (lambda fraction, message: None)
     z = _check_codes(z)
@@ -116,7 +105,8 @@ def project(
         report(1.0, "done")
         return Projection(points.astype(np.float32), np.arange(n), "pca",
                           pca.explained_variance_ratio_.astype(np.float32), warning)
-    return dataclasses.replace(_tsne(scaled, dims, seed, perplexity, max_points, report), warning=warning)
+    points, kept = neighbour_map(scaled, method, dims, seed, settings, max_points, report)
+    return Projection(points, kept, method, warning=warning)
 
 
 def standardise(z: np.ndarray) -> tuple[np.ndarray, float, str]:
@@ -151,38 +141,30 @@ def standardise(z: np.ndarray) -> tuple[np.ndarray, float, str]:
     return centred / spread, spread, warning
 
 
-def _tsne(z: np.ndarray, dims: int, seed: int, perplexity: float, max_points: int, report: Progress) -> Projection:
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
+def subset(codes: Codes, image_ids) -> Codes:
+    """The codes of those images numbered `image_ids` (split indices) that `codes` holds, in split order."""
+    keep = np.isin(codes.indices, np.asarray(list(image_ids), np.int64))
+    if not keep.any():
+        raise ValueError("none of the chosen images are among these codes; select points on the map shown")
+    return Codes(codes.z[keep], codes.labels[keep], codes.indices[keep])
 
-    if max_points < 1 or perplexity <= 0:
-        raise ValueError(f"max_points and perplexity must be positive, got {max_points} and {perplexity}")
-    kept = np.arange(len(z))
-    if len(z) > max_points:
-        kept = np.sort(np.random.default_rng(seed).choice(len(z), size=max_points, replace=False))
-    x = z[kept]
-    if len(x) < 4:
-        raise ValueError(f"t-SNE needs at least 4 codes, got {len(x)}")
-    if len(np.unique(x, axis=0)) < 2:  # the subset drawn may be one point even where all codes are not
-        raise DegenerateCodes(f"the {len(x):,} codes drawn for t-SNE are all the same, so there is nothing to map; "
-                              "choose PCA, or show more images")
-    if x.shape[1] > PCA_DIMS:
-        report(0.0, f"PCA from {x.shape[1]} to {PCA_DIMS} dimensions")
-        x = PCA(n_components=min(PCA_DIMS, len(x)), random_state=seed).fit_transform(x)
-    # every point needs about 3 x perplexity neighbours; openTSNE lowers the perplexity the same way
-    perplexity = min(perplexity, (len(x) - 1) / 3)
-    report(0.1, f"t-SNE of {len(x):,} codes (perplexity {perplexity:.0f})")
-    start = time.perf_counter()
-    tsne = TSNE(n_components=dims, perplexity=perplexity, random_state=seed, **TSNE_SETTINGS)  # type: ignore
-    # Each gradient step ends in an OpenMP barrier; on a busy machine a small map waits a scheduler tick
-    # there every step (seconds for a few hundred points), for a split that saves almost nothing.
-    with threadpool_limits(1 if len(x) < SERIAL_BELOW else None, user_api="openmp"):
-        points = tsne.fit_transform(x.astype(np.float32)).astype(np.float32)
-    if not np.isfinite(points).all():
-        raise DegenerateCodes("t-SNE could not place these codes (its layout became NaN); choose PCA instead")
-    report(1.0, f"done in {time.perf_counter() - start:.1f} s")
-    return Projection(points, kept, "tsne")
+
+def map_csv(codes: Codes, projection: Projection, classes: Sequence[str]) -> str:
+    """The map as CSV: a row per point with its image index, class, map coordinates and full code.
+
+    Numbers are written with 9 significant digits, enough to read every float32 back exactly.
+    """
+    kept = projection.kept
+    if len(kept) != len(projection.points) or (len(kept) and kept.max() >= len(codes.z)):
+        raise ValueError("this projection was not made from these codes")
+    dims, d = projection.points.shape[1], codes.z.shape[1]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["index", "class", *[f"map_{i + 1}" for i in range(dims)], *[f"code_{j + 1}" for j in range(d)]])
+    for point, pos in zip(projection.points, kept):
+        numbers = [f"{v:.9g}" for v in (*point, *codes.z[pos])]
+        writer.writerow([int(codes.indices[pos]), classes[int(codes.labels[pos])], *numbers])
+    return out.getvalue()
 
 
 def decode_codes(

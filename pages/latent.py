@@ -1,16 +1,16 @@
 """Latent space: a map of the codes a model gives test images, and what lies between them.
 
-The codes of up to N test images are projected to 2-D or 3-D (PCA, or t-SNE with its progress shown; a
-code of two or three numbers is drawn as it is) and plotted coloured by class. The projection is background
-work keyed by run and settings, so sessions asking for the same map share one. Clicking a point shows its
-image, the model's reconstruction and its nearest neighbours in the full code space; clicking a second point
-decodes a walk between the two codes. The clicks live in session state, so they survive
-the reruns that the other controls cause.
+The codes of up to N test images are projected to 2-D or 3-D (PCA, t-SNE or UMAP, each with its own
+settings and its progress shown; a code of two or three numbers is drawn as it is) and plotted coloured
+by class, as dots or with a few hundred of the images themselves. The projection is background work keyed
+by run and settings, so sessions asking for the same map share one. Clicking a point shows its image,
+the model's reconstruction and its nearest neighbours in the full code space; clicking a second point
+decodes a walk between the two codes. A box or lasso selects a region: its images, their mix of classes,
+and "isolate" to map just them again. The map downloads as CSV (with every code) and as PNG. Picks and
+selections live in session state, so they survive the reruns that the other controls cause.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -21,124 +21,67 @@ import aecore.latent
 from aecore.data import Split
 from aecore.latent import Codes, Projection
 from aecore.runs import RunInfo
-from ui.analysis import cached_codes, projection_work
-from ui.charts import latent_figure, selected_image
+from ui.analysis import map_codes, projection_work
+from ui.charts import latent_figure
 from ui.images import enlarge, labelled_grid, png_bytes
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, run_picker
+from ui.map_controls import KEEP, MapChoice, describe_map, map_controls
+from ui.map_figures import MAP_CONFIG, add_thumbnails, spread_points
+from ui.map_selection import (
+    PICKS, current_picks, current_selection, isolated_images, point_picker, remember_selection, show_isolated,
+    show_selection,
+)
 from ui.shell import require_shell
 from ui.waiting import result_of
 
 require_shell()
 
-DEFAULT_POINTS = 5000
-METHOD_LABELS = {"pca": "PCA (fast, keeps distances)", "tsne": "t-SNE (slower, shows clusters)"}
-KEEP = dict(persist_state="session")  # settings survive a visit to another page
-WANTED_POINTS = "latent_points_wanted"
-PICKS = "latent_picks"  # {"run": run id, "images": up to two test image numbers, the newest last}
+
+def class_filter(split: Split, labels: np.ndarray) -> np.ndarray:
+    """The classes to draw, chosen by a person (all by default), as label numbers."""
+    present = [split.classes[k] for k in np.unique(labels)]
+    chosen = st.pills("Classes shown", present, selection_mode="multi", default=present,
+                      key="latent_classes_" + "_".join(map(str, np.unique(labels))), **KEEP,
+                      help="Hide a class to see what lies under it; clicking a class in the map's legend hides it too, "
+                           "and double-clicking one shows it alone.")
+    return np.array([split.classes.index(c) for c in chosen], np.int64)
 
 
-@dataclass(frozen=True)
-class MapSettings:
-    n: int
-    method: str
-    dims: int
-    perplexity: float
-
-
-def map_controls(run: RunInfo, split: Split) -> MapSettings:
-    """How many images, which projection, 2-D or 3-D; returns the settings the map is drawn with."""
-    latent = run.latent_dim
-    # the number asked for is kept apart from the widget, which a smaller test set caps, so a larger one gets it back
-    wanted = st.session_state.setdefault(WANTED_POINTS, DEFAULT_POINTS)
-    st.session_state.latent_n = min(wanted, len(split))
-    count, method_col, extra = st.columns([2, 3, 2], vertical_alignment="bottom")
-    n = count.number_input("Images to show", min_value=10, max_value=len(split), step=500, key="latent_n",
-                           on_change=lambda: st.session_state.update({WANTED_POINTS: st.session_state.latent_n}),
-                           help=f"How many test images to encode and plot; this test set holds {len(split):,}.")
-    method = "pca"
-    if latent <= 3:
-        method_col.caption({1: "This model's code is a single number: the map lays it out across.",
-                            2: "This model's code has 2 numbers: the map shows them as they are.",
-                            3: "This model's code has 3 numbers: 3-D shows them as they are; the flat map is "
-                               "made by PCA."}[latent])
-    else:
-        method = method_col.segmented_control(
-            "Map made by", list(METHOD_LABELS), key="latent_method", default="pca", format_func=METHOD_LABELS.get,
-            required=True, **KEEP, help="PCA shows the directions along which the codes differ most; t-SNE "
-                                        "rearranges the points so that look-alikes sit together.")
-    turn = "Spread the map over three axes; drag to turn it."
-    three_d = extra.toggle("3-D", key="latent_3d", disabled=latent < 3, **KEEP,
-                           help=turn if latent >= 3 else f"{turn} A code of {latent} number(s) has no third axis.")
-    perplexity = 30.0
-    if method == "tsne":
-        perplexity = st.columns([1, 2])[0].slider(
-            "Perplexity", min_value=5, max_value=50, value=30, step=1, key="latent_perplexity", **KEEP,
-            help="About how many neighbours each point tries to stay close to: low values show small local groups, "
-                 "high values the larger layout.")
-    return MapSettings(int(n), method or "pca", 3 if three_d and latent >= 3 else 2, float(perplexity))
-
-
-def describe_map(run: RunInfo, projection: Projection, n_codes: int) -> tuple[list[str], str]:
-    """Axis titles and a sentence on how this map was made."""
-    latent = run.latent_dim
-    if projection.method == "strip":
-        return (["Code", "(spread out so points do not overlap)"],
-                "This model squeezes each image into a single number: it runs across, and the height means nothing.")
-    if projection.method == "identity":
-        axes = ["Code number 1", "Code number 2", "Code number 3"]
-        return axes, f"This model's code has {latent} numbers, so the map shows them as they are, one per axis."
-    if projection.method == "pca":
-        shares = projection.explained_variance
-        axes = [f"Direction {i + 1} ({s:.0%})" for i, s in enumerate(shares)]
-        return axes, (f"PCA turns the {latent}-number codes to show the {len(shares)} directions along which they "
-                      f"differ most; together these keep {shares.sum():.0%} of the differences between codes (each "
-                      "axis title gives its own share).")
-    kept = len(projection.kept)
-    sample = f" (a random {kept:,} of the {n_codes:,}: t-SNE handles at most that many)" if kept < n_codes else ""
-    return ([f"t-SNE {i + 1}" for i in range(projection.points.shape[1])],
-            f"t-SNE rearranges the {latent}-number codes{sample} so that images with similar codes sit together; "
-            "the axes themselves mean nothing, and distances between far-apart groups are not to scale.")
-
-
-def remember_pick(run_id: str) -> None:
-    """After a click or a selection on the map: the newest picked image, and the one before it."""
-    points = st.session_state.latent_scatter.selection.points
-    images = [i for i in map(selected_image, points) if i is not None]
-    if not images:
-        return
-    state = st.session_state.get(PICKS)
-    before = state["images"] if state and state["run"] == run_id else []
-    if len(images) >= 2:
-        picks = [images[0], images[-1]]
-    else:
-        picks = [i for i in before if i != images[0]][-1:] + images
-    st.session_state[PICKS] = {"run": run_id, "images": picks}
-
-
-def current_picks(run: RunInfo, codes: Codes) -> list[int]:
-    """Positions in `codes` of the picked images (at most two, newest last) that this map holds."""
-    state = st.session_state.get(PICKS)
-    if not state or state["run"] != run.id:
-        return []
-    where = {int(image): pos for pos, image in enumerate(codes.indices)}
-    return [where[i] for i in state["images"] if i in where]
-
-
-def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection) -> None:
+def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection, choice: MapChoice) -> None:
     axes, how = describe_map(run, projection, len(codes.z))
     if projection.warning:
         st.warning(projection.warning, icon=":material/warning:")
     kept = projection.kept
-    fig = latent_figure(projection.points, codes.labels[kept], split.classes, codes.indices[kept], axes)
-    st.plotly_chart(fig, key="latent_scatter", on_select=lambda: remember_pick(run.id),
-                    selection_mode=("points", "box", "lasso"),
-                    alt=f"Scatter plot of {len(kept):,} test images placed by their codes, coloured by class")
+    wanted = class_filter(split, codes.labels[kept])
+    shown = np.isin(codes.labels[kept], wanted)
+    if not shown.any():
+        st.info("Choose at least one class to show.", icon=":material/visibility_off:")
+        return
+    points, positions = projection.points[shown], kept[shown]
+    fig = latent_figure(points, codes.labels[positions], split.classes, codes.indices[positions], axes)
+    drawn = ""
+    if choice.thumbnails and points.shape[1] == 2:
+        spread = spread_points(points)
+        add_thumbnails(fig, points[spread], aecore.data.images_at(split, codes.indices[positions[spread]]))
+        drawn = f" {len(spread):,} of them are drawn as their images, spread over the map; the rest stay dots."
+    st.plotly_chart(fig, key="latent_scatter", on_select=lambda: remember_selection(run.id),
+                    selection_mode=("points", "box", "lasso"), config=MAP_CONFIG,
+                    alt=f"Scatter plot of {len(points):,} test images placed by their codes, coloured by class")
     st.caption("Each dot is one test image, placed by the code the model gives it and coloured by what it shows. "
                "Dots close together are images the model thinks alike; a class that forms its own island is one "
-               f"the model tells apart well. {how}")
-    if projection.points.shape[1] == 3:
-        st.caption("Drag to turn the map and scroll to zoom. Dots can be clicked on the flat map only: switch 3-D "
-                   "off to pick images.")
+               f"the model tells apart well. {how}{drawn}")
+    if points.shape[1] == 3:
+        st.caption("Drag to turn the map and scroll to zoom. Points of a 3-D map cannot be clicked: pick one from "
+                   "the list below, or switch 3-D off to click and select.")
+        point_picker(run, split, codes, positions)
+    else:
+        st.caption("Click a dot to pick its image; drag a box, or choose the lasso above the map, to select a region.")
+    download, words = st.columns([1, 3], vertical_alignment="center")
+    download.download_button("Download the map (CSV)", key="latent_csv", icon=":material/download:",
+                             data=lambda: aecore.latent.map_csv(codes, projection, split.classes),
+                             file_name=f"latent-map-{projection.method}.csv", mime="text/csv", on_click="ignore")
+    words.caption("The CSV has a row per point: the test image's index, its class, its place on the map and its "
+                  "full code. The camera above the map saves the picture as a PNG, exactly as shown.")
 
 
 def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int]) -> None:
@@ -189,24 +132,32 @@ def show_walk(model, split: Split, codes: Codes, start: int, end: int) -> None:
 
 st.title("Latent space")
 st.caption("A map of how a model sorts the images it has learned: every test image becomes a dot placed by its "
-           "code. Click a dot to see the image; click another to walk from one to the other.")
+           "code. Click a dot to see the image; click another to walk from one to the other; draw round a group "
+           "to see all of its images.")
 runs = finished_runs_or_stop("There is no saved model to explore yet.")
 run = run_picker("Model", "latent_run", runs, help="The saved run whose codes to map.")
 split = load_test_or_stop(run.dataset)
-settings = map_controls(run, split)
+choice = map_controls(run, split)
 model = load_model_or_stop(run)
-codes = cached_codes(run.id, run.dataset, settings.n)
-work = projection_work(run.id, run.dataset, settings.n, settings.method, settings.dims, settings.perplexity)
+isolated = isolated_images(run, choice.n)
+codes = map_codes(run.id, run.dataset, choice.n, isolated)
+work = projection_work(run.id, run.dataset, choice.n, choice.method, choice.dims, choice.settings, isolated)
 projection = result_of(work, "Drawing the map", "The map could not be drawn with these settings: try another method "
                                                 "or more images.")
 if projection is None:
     st.stop()
-show_map(run, split, codes, projection)
+if isolated is not None:
+    show_isolated(len(codes.z))
+show_map(run, split, codes, projection, choice)
+selection = current_selection(run, codes)
+if selection:
+    show_selection(run, split, codes, selection, choice.n, isolated is not None)
 picks = current_picks(run, codes)
 if picks:
     show_pick(run, model, split, codes, picks)
     st.button("Clear the picked points", key="latent_clear", icon=":material/clear:",
               on_click=lambda: st.session_state.pop(PICKS, None))
-else:
+elif not selection:
     st.info("Click any dot on the map to see its image, the model's redrawing of it and its closest neighbours. "
-            "Then click a second dot to walk from one image to the other.", icon=":material/touch_app:")
+            "Then click a second dot to walk from one image to the other, or draw a box round a group of dots to "
+            "see them all.", icon=":material/touch_app:")

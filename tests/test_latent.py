@@ -1,4 +1,4 @@
-"""Latent tools: codes of a split, PCA and t-SNE projections, interpolation, neighbours, principal directions."""
+"""Latent tools: codes of a split, PCA and t-SNE projections (UMAP, CSV and subsets: test_latent_maps.py), interpolation, neighbours, principal directions."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_latent_of_the_plot_size_is_returned_unchanged():
 
 
 @pytest.mark.parametrize(("z", "kw"), [
-    (blobs(d=8), {"method": "umap"}),
+    (blobs(d=8), {"method": "isomap"}),
     (blobs(d=8), {"dims": 4}),
     (blobs(d=1), {"dims": 2}),
     (np.full((5, 8), np.nan, np.float32), {}),

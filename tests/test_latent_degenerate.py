@@ -48,7 +48,7 @@ print(json.dumps(out))
 REFUSED = ("zeros", "constant", "constant wide", "tiny constant offset")
 
 
-@pytest.mark.parametrize("method,dims", [("tsne", 2), ("pca", 2), ("pca", 3)])
+@pytest.mark.parametrize("method,dims", [("tsne", 2), ("umap", 2), ("pca", 2), ("pca", 3)])
 def test_degenerate_codes_never_crash_and_get_a_message(method, dims):
     child = subprocess.run([sys.executable, "-c", CHILD, method, str(dims)], cwd=ROOT, capture_output=True,
                            text=True, timeout=600)
@@ -71,7 +71,7 @@ def test_identical_codes_are_refused_even_when_shown_as_they_are():
 def test_nan_codes_are_refused_for_every_method():
     z = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
     z[3, 1] = np.nan
-    for method in ("pca", "tsne"):
+    for method in ("pca", "tsne", "umap"):
         with pytest.raises(ValueError, match="NaN"):
             project(z, method)
 

@@ -9,6 +9,7 @@ runs at once by default (`AECORE_MAX_COMPUTE`), and a page waits on the id throu
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from functools import partial
@@ -20,7 +21,7 @@ import aecore.infer
 import aecore.latent
 from aecore import background
 from aecore.anomaly import ErrorReport, error_report
-from aecore.latent import Codes, Projection
+from aecore.latent import Codes, MapSettings, Projection
 from aecore.metrics import evaluate_per_image
 from ui.loaders import cached_model, cached_test_split
 
@@ -40,11 +41,24 @@ def errors_work(run_id: str, dataset: str, k: int) -> str:
                              key=("errors", run_id, dataset, k))
 
 
-def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, perplexity: float) -> str:
-    """The id of the work laying the codes of `cached_codes` out as map points (a `Projection`)."""
+def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, settings: MapSettings,
+                    images: tuple[int, ...] | None = None) -> str:
+    """The id of the work laying the codes of `cached_codes` out as map points (a `Projection`).
+
+    `images` (test image numbers) maps only those of the codes, as `map_codes` gives them back.
+    """
+    codes = map_codes(run_id, dataset, n, images)
+    # only the settings of the chosen method make a different map; a digest keys a long selection
+    used = {"tsne": (settings.perplexity,), "umap": (settings.n_neighbors, settings.min_dist)}.get(method, ())
+    chosen = hashlib.sha1(np.asarray(images, np.int64).tobytes()).hexdigest() if images is not None else None
+    return background.submit(partial(_projection, codes.z, method, dims, settings), "compute",
+                             key=("projection", run_id, dataset, n, method, dims, used, chosen))
+
+
+def map_codes(run_id: str, dataset: str, n: int, images: tuple[int, ...] | None = None) -> Codes:
+    """The codes a map of `projection_work` is made of: all of `cached_codes`, or those of `images`."""
     codes = cached_codes(run_id, dataset, n)
-    return background.submit(partial(_projection, codes.z, method, dims, perplexity), "compute",
-                             key=("projection", run_id, dataset, n, method, dims, perplexity))
+    return codes if images is None else aecore.latent.subset(codes, images)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -71,13 +85,13 @@ def _errors(model, split, k: int, ctx: background.Context) -> ErrorReport:
     return error_report(model, split, k=k)
 
 
-def _projection(z: np.ndarray, method: str, dims: int, perplexity: float, ctx: background.Context) -> Projection:
+def _projection(z: np.ndarray, method: str, dims: int, settings: MapSettings, ctx: background.Context) -> Projection:
     """A one-number code is laid out as a strip; others go through `aecore.latent.project`."""
     _count("projection")
     if z.shape[1] == 1:
         warning = aecore.latent.standardise(z)[2]  # DegenerateCodes when every code is the same
         return Projection(aecore.latent.strip_points(z), np.arange(len(z)), "strip", warning=warning)
-    return aecore.latent.project(z, method, dims, perplexity=perplexity, on_progress=ctx.report)
+    return aecore.latent.project(z, method, dims, settings=settings, on_progress=ctx.report)
 
 
 def _count(kind: str) -> None:

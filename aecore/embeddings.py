@@ -1,0 +1,119 @@
+"""Neighbour embeddings of codes: t-SNE (openTSNE) and UMAP (umap-learn), the maps that put look-alikes together.
+
+`neighbour_map(x, method, ...)` lays standardised codes out in 2-D or 3-D and returns the points with the
+codes it kept; `aecore.latent.project` calls it after its own checks. Both methods are seeded, report their
+progress, and keep a seeded random subset of at most `max_points` codes, since both slow down beyond a few
+thousand and a map of more points shows no more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+Progress = Callable[[float, str], None]
+PCA_DIMS = 50  # t-SNE inputs are first reduced to this many dimensions, as in van der Maaten's reference code
+SERIAL_BELOW = 1000  # maps of fewer points run on one thread: see _threads
+# openTSNE (Poličar et al. 2024, JSS 109) with scikit-learn's schedule halved: 250 iterations of early
+# exaggeration, then 250 more; PCA initialisation and learning rate n/12 (Belkina et al. 2019; Kobak &
+# Berens 2019). FFT-accelerated gradients (Linderman et al. 2019) for flat maps; Barnes-Hut for 3-D, which
+# FFT does not support. benchmarks/bench_tsne.py measures it against scikit-learn's TSNE.
+TSNE_ITERS = (250, 250)
+TSNE_PROGRESS_EVERY = 25
+
+
+class DegenerateCodes(ValueError):
+    """The codes cannot be mapped (every image has the same code, or the map could not place them)."""
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """What a person may change before a map is computed; each method reads its own."""
+
+    perplexity: float = 30.0  # t-SNE: about how many neighbours each point keeps close
+    n_neighbors: int = 15  # UMAP: how many neighbours define each point's surroundings
+    min_dist: float = 0.1  # UMAP: how tightly points may pack together, 0..1
+
+    def __post_init__(self):
+        if not self.perplexity > 0:
+            raise ValueError(f"perplexity must be positive, got {self.perplexity}")
+        if not 2 <= self.n_neighbors <= 500:
+            raise ValueError(f"n_neighbors must be from 2 to 500, got {self.n_neighbors}")
+        if not 0.0 <= self.min_dist <= 1.0:
+            raise ValueError(f"min_dist must be from 0 to 1, got {self.min_dist}")
+
+
+def neighbour_map(
+    x: np.ndarray, method: str, dims: int, seed: int, settings: MapSettings, max_points: int, report: Progress
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points (m, dims) float32 of standardised codes x (N, D) by "tsne" or "umap", and the kept rows (m,)."""
+    if max_points < 1:
+        raise ValueError(f"max_points must be positive, got {max_points}")
+    kept = np.arange(len(x))
+    if len(x) > max_points:
+        kept = np.sort(np.random.default_rng(seed).choice(len(x), size=max_points, replace=False))
+    x = x[kept]
+    name = {"tsne": "t-SNE", "umap": "UMAP"}[method]
+    if len(x) < 4:
+        raise ValueError(f"{name} needs at least 4 codes, got {len(x)}")
+    if len(np.unique(x, axis=0)) < 2:  # the subset drawn may be one point even where all codes are not
+        raise DegenerateCodes(f"the {len(x):,} codes drawn for {name} are all the same, so there is nothing to map; "
+                              "choose PCA, or show more images")
+    start = time.perf_counter()
+    points = (_tsne if method == "tsne" else _umap)(x, dims, seed, settings, report)
+    if not np.isfinite(points).all():
+        raise DegenerateCodes(f"{name} could not place these codes (its layout became NaN); choose PCA instead")
+    report(1.0, f"done in {time.perf_counter() - start:.1f} s")
+    return points.astype(np.float32), kept
+
+
+def _tsne(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Progress) -> np.ndarray:
+    from openTSNE import TSNE
+    from sklearn.decomposition import PCA
+
+    if x.shape[1] > PCA_DIMS:
+        report(0.0, f"PCA from {x.shape[1]} to {PCA_DIMS} dimensions")
+        x = PCA(n_components=min(PCA_DIMS, len(x)), random_state=seed).fit_transform(x)
+    # every point needs about 3 x perplexity neighbours; openTSNE would lower it the same way, with a warning
+    perplexity = min(settings.perplexity, (len(x) - 1) / 3)
+    report(0.05, f"t-SNE of {len(x):,} codes (perplexity {perplexity:.0f}): finding neighbours")
+    steps = sum(TSNE_ITERS) // TSNE_PROGRESS_EVERY
+    done = [0]
+
+    def progress(iteration: int, error: float, embedding) -> bool:
+        done[0] += 1
+        report(0.05 + 0.95 * min(done[0] / steps, 1.0), f"t-SNE of {len(x):,} codes: step {done[0] * TSNE_PROGRESS_EVERY}"
+               f" of {sum(TSNE_ITERS)}")
+        return False  # never ends early: a stop request raises from report instead
+
+    tsne = TSNE(n_components=dims, perplexity=perplexity, initialization="pca", learning_rate="auto",
+                early_exaggeration_iter=TSNE_ITERS[0], n_iter=TSNE_ITERS[1], random_state=seed,
+                negative_gradient_method="fft" if dims == 2 else "bh", n_jobs=_threads(len(x)),
+                callbacks=progress, callbacks_every_iters=TSNE_PROGRESS_EVERY)
+    return np.asarray(tsne.fit(np.ascontiguousarray(x, dtype=np.float64)))
+
+
+def _umap(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Progress) -> np.ndarray:
+    import warnings
+
+    report(0.0, "loading UMAP (a fresh server compiles it once: some seconds)")
+    from umap import UMAP
+
+    n_neighbors = min(settings.n_neighbors, len(x) - 1)
+    report(0.1, f"UMAP of {len(x):,} codes ({n_neighbors} neighbours, minimum distance {settings.min_dist:g})")
+    # a seeded UMAP runs on one thread, which is what makes it repeatable (umap-learn's reproducibility notes)
+    reducer = UMAP(n_components=dims, n_neighbors=n_neighbors, min_dist=settings.min_dist, random_state=seed,
+                   n_jobs=1, init="spectral" if len(x) > 2 * dims + 2 else "random")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(disconnected|spectral|n_jobs).*")
+        return reducer.fit_transform(x.astype(np.float32))
+
+
+def _threads(n: int) -> int:
+    # Each gradient step ends in a barrier between threads; on a busy machine a small map waits a
+    # scheduler tick there every step (seconds for a few hundred points), for a split that saves almost nothing.
+    return 1 if n < SERIAL_BELOW else max(1, torch.get_num_threads())
