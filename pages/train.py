@@ -21,6 +21,7 @@ from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
+from ui.train_link import LIMITS, restore_settings, show_link_problems, write_settings
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
 from ui.text import plain
 from ui.waiting import wait_for
@@ -34,7 +35,8 @@ BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 POLL_SECONDS = 0.7
 DEFAULT_NOISE_LEVEL = 0.3
 DOWNLOAD_MB = {"fashion-mnist": 30, "mnist": 11}
-LABELS = {"dataset": "dataset", "model": "model", "latent_dim": "code size", "epochs": "epochs",
+LINK_LIMITS = {**LIMITS, "preset": (CUSTOM, *PRESETS), "batch_size": BATCH_SIZES}  # what a shared link may set
+LABELS = {"dataset": "dataset", "model": "model", "latent_dim": "code size", "epochs": "epochs", "seed": "seed",
           "batch_size": "batch size", "lr": "learning rate", "noise": "noise", "noise_level": "noise level",
           "patience": "patience"}
 
@@ -44,6 +46,7 @@ def preset_values(name: str) -> dict:
     cfg = PRESETS[name].config
     return {"dataset": cfg.data.name, "model": cfg.model.kind, "latent_dim": cfg.model.latent_dim,
             "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "lr": cfg.train.lr,
+            "seed": cfg.train.seed,
             "noise": cfg.train.noise, "noise_level": cfg.train.noise_level, "patience": cfg.train.patience}
 
 
@@ -67,7 +70,7 @@ def build_config(v: dict) -> RunConfig:
     model = base.model if base.model.kind == v["model"] else default_config(v["model"])
     denoising = v["noise"] != "none"
     train = dataclasses.replace(base.train, epochs=int(v["epochs"]), batch_size=int(v["batch_size"]), lr=float(v["lr"]),
-                                patience=int(v["patience"]), noise=v["noise"],
+                                patience=int(v["patience"]), noise=v["noise"], seed=int(v["seed"]),
                                 noise_level=float(v["noise_level"]) if denoising else 0.0)
     if model.kind != base.model.kind:  # min_delta is in the loss's unit, and a VAE's loss is nats per image
         train = dataclasses.replace(train, min_delta=VAE_MIN_DELTA if is_variational(model.kind) else
@@ -77,6 +80,9 @@ def build_config(v: dict) -> RunConfig:
 
 def train_controls() -> RunConfig | None:
     """Every setting, top to bottom; returns the config, or None while the data is missing or settings clash."""
+    restore_settings(lambda name: preset_values(name if name in PRESETS else DEFAULT_PRESET), build_config,
+                     DEFAULT_PRESET, LINK_LIMITS)  # a shared link's set-up, once
+    show_link_problems()
     for key, value in {"preset": DEFAULT_PRESET, **preset_values(DEFAULT_PRESET)}.items():
         st.session_state.setdefault(key, value)
     keep = dict(persist_state="session")
@@ -106,12 +112,16 @@ def train_controls() -> RunConfig | None:
                        help="Stop after this many epochs in which the validation loss does not drop by a small minimum "
                             "(0.001 of per-pixel error for autoencoders, half a nat per image for VAEs), then keep "
                             "the epoch with the lowest validation loss; 0 never stops.")
+    left.number_input("Seed", min_value=0, max_value=LIMITS["seed"].hi, step=1, key="seed", **keep,
+                      help="Where the random start comes from: the same seed and settings train the same model "
+                           "again; another seed gives a slightly different one.")
     noise = st.selectbox("Denoising noise", NOISE_KINDS, key="noise", format_func=NOISE_LABELS.get, **keep,
                          on_change=apply_noise_level,
                          help="Train on noisy copies but score against the clean images, so the model learns to clean up.")
     st.slider("Noise level", min_value=0.0, max_value=1.0, step=0.05, key="noise_level", disabled=noise == "none",
               **keep, help="How strong the noise is: the spread of Gaussian grain, or the share of pixels hit.")
     show_preset_note(about_preset)
+    write_settings({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))}, LINK_LIMITS)
     if not ready:
         st.caption("Download the dataset above first, or choose a bundled sample.")
         return None

@@ -33,7 +33,7 @@ def show_job_progress(job_id: str, was_finished: bool) -> None:
         st.rerun()  # redraw the whole page once: the outcome, the sidebar, and no more polling
     if p.state == "queued":
         show_queued(p)
-    elif p.state == "running":
+    elif p.state in ("running", "paused"):
         show_running(p)
     else:
         show_outcome(p)
@@ -59,7 +59,12 @@ def show_queued(p: aecore.jobs.Progress) -> None:
 
 
 def show_running(p: aecore.jobs.Progress) -> None:
-    st.progress(p.fraction, text=progress_text(p))
+    paused = p.state == "paused"
+    st.progress(p.fraction, text=("Paused · " if paused else "") + progress_text(p))
+    if paused:
+        st.info("Paused. The model, what it has learned and its place in training are kept: Resume carries on "
+                "from this batch. While paused it still holds its training slot, so other models wait in line "
+                "until you resume or stop it.", icon=":material/pause_circle:")
     loss, speed, left, elapsed = st.columns(4)
     loss.metric("Loss", f"{p.loss:.4f}" if p.loss is not None else "—",
                 help="The training loss of the latest batch: how far the reconstructions are from the images.")
@@ -67,7 +72,14 @@ def show_running(p: aecore.jobs.Progress) -> None:
                  help="How many images the model learns from each second.")
     left.metric("Time left", format_duration(p.eta_seconds) if p.step else "—")
     elapsed.metric("Elapsed", format_duration(p.elapsed))
-    keep_col, stop_col = st.columns([3, 1], vertical_alignment="center")
+    keep_col, pause_col, stop_col = st.columns([2, 1, 1], vertical_alignment="center")
+    if paused:
+        pause_col.button("Resume", key="resume", icon=":material/play_circle:", width="stretch",
+                         on_click=aecore.jobs.resume, args=(p.job_id,), help="Carry on training from where it paused.")
+    else:
+        pause_col.button("Pause", key="pause", icon=":material/pause_circle:", width="stretch",
+                         on_click=aecore.jobs.pause, args=(p.job_id,),
+                         help="Hold training after the current batch; Resume carries on exactly where it was.")
     keep = keep_col.checkbox("Keep the partial model", key="keep_partial",
                              help="When you stop, save what the model has learned so far as a run marked 'stopped'.")
     if stop_col.button("Stop", key="stop", icon=":material/stop_circle:", width="stretch",

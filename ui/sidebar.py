@@ -38,11 +38,12 @@ def show_training_now(was_busy: bool) -> None:
     if was_busy and not jobs:
         st.rerun()  # the last job just finished: redraw the page so its run appears
     st.markdown("**Training now**")
-    running = [p for p in jobs if p.state == "running"]
+    running = [p for p in jobs if p.state in ("running", "paused")]  # a paused job still holds its slot
     if not running:
         st.caption("Nothing is training.")
     for p in running:
         text = f"Epoch {p.epoch}/{p.total_epochs}" if p.epoch else "Starting…"
+        text = ("Paused · " if p.state == "paused" else "") + text
         st.progress(p.fraction, text=f"{plain(job_name(p))} · {text}")
         st.page_link("pages/train.py", label="Watch it train", icon=":material/monitoring:",
                      query_params={"job": p.job_id})
