@@ -84,8 +84,8 @@ def connect(address: str) -> None:
     if ray.is_initialized():
         return
     if address != "local":
-        try:
-            ray.init(address=address, log_to_driver=False)
+        try:  # aecore travels to the workers (bundled samples too), so they need only the requirements
+            ray.init(address=address, log_to_driver=False, runtime_env={"py_modules": [str(Path(__file__).parent)]})
         except Exception as err:
             raise ConnectionError(f"cannot reach the Ray cluster at {address} ({type(err).__name__}: {err}); "
                                   f"start it with `ray start --head` or fix {ADDRESS}") from None
@@ -97,7 +97,7 @@ def connect(address: str) -> None:
 
     def keep_alive() -> None:
         try:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", include_dashboard=False, log_to_driver=False)
         except BaseException as err:
             failed.append(err)
         started.set()
@@ -251,6 +251,11 @@ class RayTraining:
         except ray.exceptions.RayError as err:
             if cancelled:
                 return None
+            if isinstance(err, ray.exceptions.ActorDiedError) and err.actor_init_failed:
+                why = str(err).strip().splitlines()[-1]
+                raise WorkerLost(f"a Ray worker could not set up this job ({why}): each worker needs "
+                                 "requirements-cluster.txt installed, as the README's \"Running for a class\" "
+                                 "says") from None
             raise WorkerLost(f"the Ray worker training this model stopped unexpectedly ({type(err).__name__}: its "
                              "process was killed or ran out of memory, or its machine left the cluster); nothing "
                              "was saved. Click Train again.") from None

@@ -48,7 +48,7 @@ def main() -> None:
     import ray
 
     imported = time.perf_counter() - start
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     started = time.perf_counter() - start - imported
     from aecore.cluster import ray_registry
 

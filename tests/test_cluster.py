@@ -25,7 +25,7 @@ LONG = RunConfig(DataConfig(limit_test=100), ModelConfig(), TrainConfig(epochs=2
 def ray_cpus():
     """One local Ray for the module, with two worker CPUs; it takes seconds to start."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a running cluster
     yield 2
     ray.shutdown()
 
