@@ -220,7 +220,8 @@ def show_sliders(run_id: str, dataset: str, n: int) -> None:
 
 
 st.title("Generate")
-st.caption("Make new images with a trained model: let a VAE invent them, or steer any model's code with sliders.")
+st.caption("Make new images with a trained model: draw random codes and let it redraw them, steer its code with "
+           "sliders, or move a picture from one class to another.")
 runs = finished_runs_or_stop("Generating images needs a trained model, and there is none yet.")
 run = generate_controls(runs)
 load_model_or_stop(run)

@@ -68,7 +68,7 @@ def test_generate_draws_samples_a_map_and_slider_images(page, tools_server):
     open_page(page, tools_server, "generate", "Each row moves one slider")
     expect(page.get_by_text("New images from random codes")).to_have_count(1)
     expect(page.get_by_text("The whole map of its 2-number codes")).to_have_count(1)
-    expect(page.get_by_role("slider")).to_have_count(2)
+    expect(page.get_by_role("slider")).to_have_count(3)  # the temperature and two directions
     before = page.locator('[data-testid="stImage"] img').first.get_attribute("src")
     page.get_by_role("button", name="New samples").click()
     page.wait_for_function(
