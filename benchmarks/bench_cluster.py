@@ -59,8 +59,8 @@ def main() -> None:
     print(f"import ray {imported:.1f} s; ray.init (local, {args.cpus} CPUs) {started:.1f} s")
     print(f"local job: {local_wall:.1f} s from start to saved run ({local_train:.1f} s training)")
     for i, (wall, train) in enumerate(ray_runs, 1):
-        print(f"Ray job {i}: {wall:.1f} s ({train:.1f} s training); overhead {wall - local_wall:+.1f} s, "
-              f"{wall / local_wall:.2f}x the local job")
+        print(f"Ray job {i}: {wall:.1f} s ({train:.1f} s training, {wall - train:.1f} s for Ray to give it a worker "
+              f"process and bring its result back); {wall - local_wall:+.1f} s, {wall / local_wall:.2f}x the local job")
     ray.shutdown()
 
 
