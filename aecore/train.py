@@ -35,6 +35,10 @@ STATUSES = ("done", "early_stopped", "no_better", "stopped", "diverged")
 # 1e5-1e14x and a conv_vae at lr 1-10 1e8-1e17x within two steps, and they end drawing one blur for
 # every image. Runs in between (a conv_vae at lr 0.1 peaks at 1e3x) are left to the average-image check.
 EXPLODED = 1e4
+# Seconds between read-backs of the step losses: progress redrawn 4 times a second looks live, and on a GPU
+# each read-back waits for every queued step.
+READ_EVERY = 0.25
+_FLOAT32_MAX = torch.finfo(torch.float32).max
 STRIP_IMAGES = 8  # test images redrawn after every epoch when previews are asked for, and saved as the preview
 
 
@@ -102,6 +106,7 @@ def fit(
     Everything random (batch order, input noise, a VAE's z) comes from one generator seeded with
     `cfg.seed`, never from torch's global one, so a seed repeats however many threads are busy.
     With `cfg.patience`, the model ends holding the epoch with the lowest validation loss.
+    Every step gets its event, but in bursts: losses are read back from the device a few times a second.
     """
     device = torch.device(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -116,49 +121,46 @@ def fit(
     epochs: list[dict[str, float]] = []
     lowest, best_epoch, best_state = math.inf, 0, None  # the epoch to keep
     reference, waited = math.inf, 0  # the last loss that improved by min_delta, and epochs since
-    limit = math.inf  # EXPLODED x the first batch's loss
-    step, seen, status, message = 0, 0, "done", ""
+    step, status, message = 0, "done", ""  # step: updates queued, which may run ahead of those reported
     start = time.perf_counter()
+    losses = _StepLosses(opt, device, total, on_step, start)
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        epoch_start, sums, count = time.perf_counter(), {}, 0
+        epoch_start = time.perf_counter()
+        losses.new_epoch(epoch)
         perm = torch.randperm(n, generator=gen, device=device)
         for i in range(per_epoch):
             if should_stop():
-                status, message = "stopped", f"stopped at step {step}"
+                status = "stopped"
                 break
             target = to_float(x_train[perm[i * batch:(i + 1) * batch]])
             inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
             with autocast(device, cfg.bf16):
                 loss, logs = model.loss(inputs, target, gen)
-            values = {k: float(v) for k, v in logs.items()}
-            if step == 0 and 0 < values["loss"] < math.inf:
-                limit = EXPLODED * values["loss"]
-            if not (math.isfinite(values["loss"]) and values["loss"] <= limit):  # no step is taken from it
-                when = f"at step {step + 1} (epoch {epoch})"
-                status, message = "diverged", _exploded("loss", values["loss"], limit, when)
+            if not losses.add(logs, len(target)):  # no step is taken from a bad loss
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-            seen += len(target)
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v * len(target)
-            count += len(target)
-            on_step(TrainEvent(epoch, step, total, values, seen / (time.perf_counter() - start)))
-            if step >= total:
+            if step >= total or (losses.due() and not losses.report()):
                 break
-        if status != "done" or count == 0:
+        if not losses.report():
+            status, message = "diverged", losses.diverged
             break
-        row = {"epoch": float(epoch), **{f"train_{k}": v / count for k, v in sums.items()}}
+        if status == "stopped":
+            message = f"stopped at step {losses.steps}"
+        if status != "done" or losses.count == 0:
+            break
+        row = {"epoch": float(epoch), **{f"train_{k}": v / losses.count for k, v in losses.sums.items()}}
         if val is not None:
             row.update({f"val_{k}": v for k, v in validate(model, val, device, cfg).items()})
         row["seconds"] = time.perf_counter() - epoch_start
         epochs.append(row)
         monitored = row.get("val_loss", row["train_loss"])
-        if not (math.isfinite(monitored) and monitored <= limit):
-            status, message = "diverged", _exploded("validation loss", monitored, limit, f"after epoch {epoch}")
+        if not (math.isfinite(monitored) and monitored <= losses.limit):
+            when = f"after epoch {epoch}"
+            status, message = "diverged", _exploded("validation loss", monitored, losses.limit, when)
             break
         if monitored < lowest:
             lowest, best_epoch = monitored, epoch
@@ -167,7 +169,7 @@ def fit(
             reference, waited = monitored, 0
         else:
             waited += 1
-        on_step(TrainEvent(epoch, step, total, row, seen / (time.perf_counter() - start), epoch_end=True))
+        on_step(TrainEvent(epoch, losses.steps, total, row, losses.speed(), epoch_end=True))
         if step >= total:
             break
         if cfg.patience and waited >= cfg.patience:
@@ -179,7 +181,79 @@ def fit(
         best_epoch = len(epochs)
     seconds = time.perf_counter() - start
     model.eval()
-    return History(status, tuple(epochs), step, seconds, seen / max(seconds, 1e-9), best_epoch, message)
+    return History(status, tuple(epochs), losses.steps, seconds, losses.seen / max(seconds, 1e-9), best_epoch, message)
+
+
+class _StepLosses:
+    """Each step's losses, queued on the device and read back in bulk, and the sums of those reported.
+
+    A Python float from a CUDA tensor waits for every kernel queued before it, so reading each step's loss
+    would leave the GPU idle once a step. The logs are stacked on the device instead and read back at most
+    every READ_EVERY seconds and at each epoch's end. Divergence is found without waiting too: `bad` turns 1
+    at the first loss that is not finite or is over the limit, and stays 1; fused Adam, handed it as
+    `found_inf` (the switch GradScaler uses), then leaves weights, moments and step counts alone, so the
+    model keeps what it held before the bad step, as if fit had stopped there. Any other optimiser has to
+    look at each loss before its update: one wait per step.
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, device: torch.device, total: int,
+                 on_step: Callable[[TrainEvent], None], start: float):
+        self.opt, self.total, self.on_step, self.start = opt, total, on_step, start
+        self.skips = bool(opt.defaults.get("fused"))  # the unfused Adams refuse found_inf
+        self.bad = torch.zeros((), dtype=torch.float32, device=device)
+        self.limit, self.cap = math.inf, _FLOAT32_MAX  # EXPLODED x the first batch's loss; the device's copy of it
+        self.keys: tuple[str, ...] = ()
+        self.queued: list[tuple[Tensor, Tensor, int]] = []  # (logs stacked in keys' order, bad after it, images)
+        self.read_at = -math.inf
+        self.steps, self.seen, self.diverged = 0, 0, ""  # what has been reported
+        self.epoch, self.sums, self.count = 0, {}, 0
+
+    def new_epoch(self, epoch: int) -> None:
+        self.epoch, self.sums, self.count = epoch, {}, 0
+
+    def add(self, logs: dict[str, Tensor], n: int) -> bool:
+        """Queue one batch's logs before its update; False when that update must not run."""
+        if not self.keys:
+            self.keys = ("loss", *(k for k in logs if k != "loss"))
+        row = torch.stack([logs[k].detach().float() for k in self.keys])
+        if self.steps == 0 and not self.queued:  # the first batch sets the limit: one wait, once
+            first = float(row[0])
+            if 0 < first < math.inf:
+                self.limit = EXPLODED * first
+                self.cap = min(self.limit, _FLOAT32_MAX)
+        self.bad = torch.where(row[0] <= self.cap, self.bad, 1.0)  # NaN <= cap is False as well
+        self.queued.append((row, self.bad, n))
+        if self.skips:
+            self.opt.found_inf = self.bad
+            return True
+        return not float(self.bad)
+
+    def due(self) -> bool:
+        return time.perf_counter() - self.read_at >= READ_EVERY
+
+    def report(self) -> bool:
+        """Read back the queued steps and report each good one; False (and `diverged` says why) at a bad one."""
+        if self.diverged or not self.queued:
+            return not self.diverged
+        rows = torch.cat((torch.stack([r for r, _, _ in self.queued]), torch.stack([b for _, b, _ in self.queued])[:, None]), 1)
+        sizes = [size for _, _, size in self.queued]
+        self.queued.clear()
+        self.read_at = time.perf_counter()
+        for (*values, bad), size in zip(rows.tolist(), sizes):  # the one wait for the device
+            if bad:
+                when = f"at step {self.steps + 1} (epoch {self.epoch})"
+                self.diverged = _exploded("loss", values[0], self.limit, when)
+                return False
+            logs = dict(zip(self.keys, values))
+            self.steps, self.seen, self.count = self.steps + 1, self.seen + size, self.count + size
+            for k, v in logs.items():
+                self.sums[k] = self.sums.get(k, 0.0) + v * size
+            self.on_step(TrainEvent(self.epoch, self.steps, self.total, logs, self.speed()))
+        return True
+
+    def speed(self) -> float:
+        """Images per second over the steps reported so far."""
+        return self.seen / (time.perf_counter() - self.start)
 
 
 def total_steps(n: int, cfg: TrainConfig) -> int:
@@ -198,15 +272,19 @@ def _exploded(what: str, value: float, limit: float, when: str) -> str:
 def validate(model: nn.Module, split: Split, device: torch.device, cfg: TrainConfig, batch_size: int = 1000) -> dict[str, float]:
     """Mean losses over a split, with the same input corruption as training (seeded, so comparable per epoch)."""
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    sums: dict[str, float] = {}
+    batches: list[tuple[dict[str, Tensor], int]] = []
     with evaluating(model):
         for i in range(0, len(split), batch_size):
             target = to_float(split.x[i:i + batch_size], device)
             inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
             with autocast(device, cfg.bf16):
                 _, logs = model.loss(inputs, target, gen)
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(target)
+            batches.append((logs, len(target)))
+    if not batches:
+        return {}
+    keys = list(batches[0][0])
+    values = torch.stack([torch.stack([logs[k].float() for k in keys]) for logs, _ in batches]).tolist()  # one wait
+    sums = {k: sum(row[j] * size for row, (_, size) in zip(values, batches)) for j, k in enumerate(keys)}
     return {k: v / len(split) for k, v in sums.items()}
 
 
