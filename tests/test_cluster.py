@@ -126,11 +126,25 @@ def test_an_error_on_the_worker_fails_the_job_with_its_own_message(cluster):
     assert "stopped unexpectedly" not in p.message
 
 
-def test_a_bad_address_is_one_error_naming_the_variable(ray_cpus):
+def test_bad_settings_are_one_error_naming_the_variable(ray_cpus, monkeypatch):
     from aecore.cluster import ray_registry
 
     with pytest.raises(ValueError, match="AECORE_RAY_ADDRESS must be local, auto"):
         ray_registry(address="http://head")
+    for name, value in (("AECORE_RAY_CPUS", "two"), ("AECORE_RAY_CPUS", "0"), ("AECORE_RAY_GPUS", "-1")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValueError, match=name):
+            ray_registry(address="local")
+        monkeypatch.delenv(name)
+
+
+def test_a_gpu_asked_of_a_cluster_without_one_trains_on_a_cpu(ray_cpus, monkeypatch):
+    from aecore.cluster import ray_registry
+
+    monkeypatch.setenv("AECORE_RAY_GPUS", "1")
+    cluster = ray_registry(address="local")
+    p = cluster.wait(cluster.start(SMALL), 120)  # a job asking Ray for a GPU it lacks would wait for ever
+    assert p.state == "done" and p.run_id
 
 
 def test_jobs_without_a_ray_address_never_import_ray(tmp_path):
