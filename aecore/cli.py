@@ -17,8 +17,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from .config import (
-    ACTIVATIONS, DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, OUTPUTS, RECON_LOSSES, DataConfig, ModelConfig, RunConfig,
-    TrainConfig,
+    ACTIVATIONS, DATASET_NAMES, LR_SCHEDULES, MODEL_KINDS, NOISE_KINDS, NORMS, OUTPUTS, RECON_LOSSES, UPSAMPLES,
+    DataConfig, ModelConfig, RunConfig, TrainConfig,
 )
 from .data import DATASET_INFO
 from .device import check_device_name, pick_device
@@ -28,7 +28,8 @@ from .presets import PRESETS, get_preset
 _RENAMED = {"data": ("data", "name"), "model": ("model", "kind")}
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 _CHOICES = {("data", "name"): DATASET_NAMES, ("model", "kind"): MODEL_KINDS, ("model", "activation"): ACTIVATIONS,
-            ("model", "output"): OUTPUTS, ("model", "recon_loss"): RECON_LOSSES, ("train", "noise"): NOISE_KINDS}
+            ("model", "output"): OUTPUTS, ("model", "recon_loss"): RECON_LOSSES, ("train", "noise"): NOISE_KINDS,
+            ("model", "norm"): NORMS, ("model", "upsample"): UPSAMPLES, ("train", "lr_schedule"): LR_SCHEDULES}
 _NOTES = {
     "patience": ": epochs without a min-delta drop in validation loss before stopping (0 = never); "
                 "the epoch with the lowest validation loss is kept",

@@ -17,7 +17,12 @@ DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnis
 MODEL_KINDS = ("mlp_ae", "deep_mlp_ae", "conv_ae", "vae", "conv_vae")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "elu", "tanh")
 OUTPUTS = ("sigmoid", "clamp")
-RECON_LOSSES = ("mse", "bce")
+RECON_LOSSES = ("mse", "bce", "mse_ssim", "l1_ssim")
+SSIM_LOSSES = ("mse_ssim", "l1_ssim")
+VARIATIONAL_KINDS = ("vae", "conv_vae")  # models/registry.py's is_variational agrees (a test checks)
+NORMS = ("none", "batch")
+UPSAMPLES = ("transpose", "nearest")
+LR_SCHEDULES = ("constant", "one_cycle", "cosine")
 NOISE_KINDS = ("none", "gaussian", "salt_pepper", "mask")
 
 
@@ -72,6 +77,11 @@ class ModelConfig:
     output: str = "sigmoid"  # sigmoid squashes to [0, 1]; clamp is linear, clipped at inference
     recon_loss: str = "mse"
     beta: float = 1.0  # weight of the KL term (VAEs only)
+    ssim_weight: float = 1.0  # with mse_ssim / l1_ssim: loss = pixel error + ssim_weight x (1 - SSIM)
+    # convolutional models only; the defaults are the classic tutorial network
+    norm: str = "none"  # "batch": batch normalisation after every hidden convolution
+    upsample: str = "transpose"  # "nearest": nearest-neighbour resize then a 3x3 convolution (no checkerboard)
+    convs_per_level: int = 1  # convolutions per resolution: extra ones are stride 1, cheap capacity
 
     def __post_init__(self) -> None:
         _check_choice("model kind", self.kind, MODEL_KINDS)
@@ -86,6 +96,16 @@ class ModelConfig:
         if self.kind.startswith("conv") and not 1 <= len(self.hidden) <= 3:
             raise ValueError(f"{self.kind} needs 1 to 3 channel counts in hidden, got {self.hidden!r}")
         _check_range("beta", self.beta, 0.0)
+        _check_range("ssim_weight", self.ssim_weight, 0.0, 100.0)
+        _check_choice("norm", self.norm, NORMS)
+        _check_choice("upsample", self.upsample, UPSAMPLES)
+        _check_int("convs_per_level", self.convs_per_level, 1, 4)
+        if self.recon_loss in SSIM_LOSSES and self.kind in VARIATIONAL_KINDS:
+            raise ValueError(f"recon_loss {self.recon_loss!r} is for autoencoders: a VAE's loss is a likelihood in "
+                             f"nats, which an SSIM term would no longer be; choose mse or bce")
+        if not self.kind.startswith("conv") and (self.norm, self.upsample, self.convs_per_level) != ("none", "transpose", 1):
+            raise ValueError(f"norm, upsample and convs_per_level shape convolutional models; {self.kind} needs "
+                             f"norm 'none', upsample 'transpose' and convs_per_level 1")
         if self.recon_loss == "bce" and self.output != "sigmoid":
             raise ValueError("recon_loss 'bce' needs output 'sigmoid'; choose mse for a clamp output")
 
@@ -106,6 +126,8 @@ class TrainConfig:
     bf16: bool = False  # bfloat16 autocast on CPU
     seed: int = 0
     max_steps: int = 0  # stop after this many optimiser steps; 0 = no limit
+    lr_schedule: str = "constant"  # one_cycle (Smith & Topin 2017) or cosine decay, over all the run's steps
+    warmup: float = 0.1  # share of the steps in which one_cycle and cosine raise the rate from lr / 25 to lr
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1, 10_000)
@@ -119,6 +141,8 @@ class TrainConfig:
         _check_range("noise_level", self.noise_level, 0.0, 1.0)
         _check_int("max_steps", self.max_steps, 0, 2**53)
         _check_int("seed", self.seed, -(2**63), 2**64 - 1)  # what torch.manual_seed accepts
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_range("warmup", self.warmup, 0.0, 0.9)
         if self.noise != "none" and self.noise_level == 0.0:
             raise ValueError(f"noise {self.noise!r} needs a noise_level above 0")
 

@@ -25,6 +25,8 @@ from .data import load_dataset
 REFERENCE_DIR = Path(__file__).parent / "references"
 SAMPLE_SUFFIX = "-sample"
 PRESET_NUMBERS = ("latent_dim", "epochs", "seconds", "mse", "ssim", "psnr", "pca_mse", "pca_ssim")
+# code sizes the benchmark scores PCA at, so most runs find theirs: the Train page's defaults and powers of two
+PCA_CODE_SIZES = (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 def reference_path(dataset: str, root: str | Path | None = None) -> Path | None:
@@ -106,3 +108,22 @@ def code_example(name: str, label: int = 0, code_size: int = 8, fit_images: int 
     decoded = np.clip(mean + code @ components, 0, 1).reshape(H, W)
     return CodeExample(image, code.astype(np.float32), (decoded * 255).round().astype(np.uint8),
                        test.classes[label])
+
+
+def pca_at(dataset: str, code_size: int, root: str | Path | None = None) -> dict[str, float] | None:
+    """Test MSE and SSIM of PCA with `code_size` components on the dataset (a sample reads its full dataset's),
+    from the benchmark's file; None where that code size or the file is missing or unreadable."""
+    try:
+        ref = load_reference(dataset, root)
+    except ValueError:
+        return None  # the Compare page's reference section says what is wrong with the file
+    if ref is None:
+        return None
+    scores = ref.get("pca", {}).get(str(code_size))
+    if scores is None:  # files written before the PCA table: each preset row carries its own code size's
+        scores = next(({"mse": p["pca_mse"], "ssim": p["pca_ssim"]} for p in ref["presets"]
+                       if p["latent_dim"] == code_size and not math.isnan(p["pca_mse"])), None)
+    try:
+        return None if scores is None else {"mse": _number(scores["mse"]), "ssim": _number(scores["ssim"])}
+    except (KeyError, TypeError):
+        return None

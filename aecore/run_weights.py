@@ -29,7 +29,8 @@ MAX_DIM = 2**31
 MAX_PARAMETERS = MAX_ZIP_BYTES // 4  # float32: the largest model whose export this store can import back
 DTYPES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4,
           "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}  # safetensors' names and item sizes
-TORCH_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+TORCH_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
+                torch.int64: "I64"}  # I64: batch norm's count of batches seen
 
 
 def weights_header(data: bytes, where: str) -> dict[str, tuple[str, tuple[int, ...]]]:

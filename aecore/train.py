@@ -27,6 +27,7 @@ from .device import autocast, make_adam, pick_device
 from .infer import evaluating, gray_uint8, reconstruct
 from .models import build_model
 from .noise import corrupt
+from .schedule import make_scheduler
 
 STATUSES = ("done", "early_stopped", "no_better", "stopped", "diverged")
 # Divergence is a non-finite loss, or one over EXPLODED times the first batch's: the untrained model's,
@@ -117,6 +118,7 @@ def fit(
     per_epoch = math.ceil(n / batch)
     total = total_steps(n, cfg)
     opt = make_adam(model.parameters(), cfg.lr, cfg.weight_decay, device)
+    schedule = make_scheduler(opt, cfg, total)  # None: a constant rate
 
     epochs: list[dict[str, float]] = []
     lowest, best_epoch, best_state = math.inf, 0, None  # the epoch to keep
@@ -142,6 +144,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
             step += 1
             if step >= total or (losses.due() and not losses.report()):
                 break

@@ -1,11 +1,16 @@
-"""Quality at a budget: every preset trained on the full FashionMNIST, with test MSE, SSIM and seconds.
+"""Quality per second: every preset trained on the full FashionMNIST, scored on the test split as it trains.
 
-    python benchmarks/bench_quality.py [--root ../shared/datasets] [--presets fashion-mlp,vae-2d] [--out FILE]
+    python benchmarks/bench_quality.py [--root ../shared/datasets] [--presets quick-demo,best-minute]
+                                       [--budgets 15,30,60,120] [--no-own] [--out FILE]
 
-References measured in the same run: the mean training image (what a model that learned nothing
-scores) and PCA with the preset's latent size (the best any linear autoencoder can do). Ratios
-below 1 against PCA mean the network beats every linear code of that size. `--out` writes the
-table as JSON, the reference values the app shows beside its numbers.
+For each preset: test SSIM and MSE after 15, 30, 60 and 120 s of training (or at its end, when it ends
+sooner), and at its end. The clock counts training only (optimiser steps and the per-epoch validation); the
+test scoring at each mark is left out of it. References measured in the same run: the mean training image
+(what a model that learned nothing scores) and PCA with each code size (the best any linear autoencoder
+can do, Baldi & Hornik 1989). Demo presets are also trained on their own dataset (a bundled sample), up to
+the time their title promises, against PCA fitted on that sample; `--no-own` skips those rows.
+A whole run (every preset, the default budgets) writes aecore/references/<dataset>.json, which the app shows;
+a partial one writes only to `--out FILE`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import os
 import platform
 import sys
 import time
@@ -22,23 +29,84 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aecore.config import DataConfig  # noqa: E402
-from aecore.data import load_dataset, to_float  # noqa: E402
+from aecore.config import DataConfig, RunConfig  # noqa: E402
+from aecore.data import Split, load_dataset, split_validation, to_float  # noqa: E402
 from aecore.device import pick_device  # noqa: E402
-from aecore.metrics import mse, ssim  # noqa: E402
+from aecore.metrics import evaluate, mse, ssim  # noqa: E402
 from aecore.presets import PRESETS, get_preset  # noqa: E402
-from aecore.train import train_run  # noqa: E402
+from aecore.reference import PCA_CODE_SIZES  # noqa: E402
+from aecore.train import fit, mean_image_mse, new_model  # noqa: E402
+
+BUDGETS = (15, 30, 60, 120)
 
 
-def pca_reconstruction(train: torch.Tensor, test: torch.Tensor, k: int) -> torch.Tensor:
-    """Test images rebuilt from their top-k principal components of the training images (float, flat)."""
-    mean = train.mean(0, keepdim=True)
-    _, _, v = torch.pca_lowrank(train - mean, q=k, center=False, niter=4)
-    return ((test - mean) @ v @ v.T + mean).clamp(0, 1)
+def pca_scores(train: Split, test: Split, sizes: tuple[int, ...]) -> dict[int, dict[str, float]]:
+    """Test MSE and SSIM of PCA fitted on the training images, for every code size (one SVD for all)."""
+    x_train, x_test = to_float(train.x).flatten(1), to_float(test.x)
+    mean = x_train.mean(0, keepdim=True)
+    _, _, vt = torch.linalg.svd(x_train - mean, full_matrices=False)  # float32: rows are principal directions
+    out = {}
+    for k in sorted(s for s in sizes if s <= vt.shape[0]):
+        v = vt[:k].T  # (H*W, k)
+        x_hat = ((x_test.flatten(1) - mean) @ v @ v.T + mean).clamp(0, 1).view_as(x_test)
+        out[k] = {"mse": mse(x_test, x_hat).mean().item(), "ssim": ssim(x_test, x_hat).mean().item()}
+    return out
 
 
-def score(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
-    return {"mse": mse(x, x_hat).mean().item(), "ssim": ssim(x, x_hat).mean().item()}
+def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.device,
+                    budgets: tuple[float, ...]) -> dict:
+    """Train cfg's model with `fit`, scoring the test split at each budget of training seconds, then at the end."""
+    train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
+    model = new_model(cfg, train.shape).to(device)
+    start, scoring = time.perf_counter(), 0.0  # seconds spent scoring are taken off the training clock
+    marks, pending = {}, sorted(budgets)
+
+    def trained() -> float:
+        return time.perf_counter() - start - scoring
+
+    def on_step(e) -> None:
+        nonlocal scoring
+        while pending and trained() >= pending[0]:
+            t0 = time.perf_counter()
+            m = evaluate(model, test, device)
+            scoring += time.perf_counter() - t0
+            model.train()
+            marks[pending.pop(0)] = {"mse": m["mse"], "ssim": m["ssim"]}
+
+    history = fit(model, train, val, cfg.train, device, on_step, lambda: trained() >= max(budgets))
+    seconds = trained()
+    m = evaluate(model, test, device)
+    end = {"mse": m["mse"], "ssim": m["ssim"], "psnr": m["psnr"]}
+    for b in pending:  # ended before this budget: its score is the end's
+        marks[b] = {"mse": end["mse"], "ssim": end["ssim"]}
+    return {"status": history.status, "epochs": len(history.epochs), "steps": history.steps,
+            "seconds": round(seconds, 1), **end,
+            "at": {str(b): marks[b] for b in sorted(marks)}}
+
+
+def row_for(name: str, cfg: RunConfig, train: Split, test: Split, device: torch.device, budgets: tuple[float, ...],
+            pca: dict[int, dict[str, float]]) -> dict:
+    r = time_to_quality(cfg, train, test, device, budgets)
+    p = pca.get(cfg.model.latent_dim, {"mse": math.nan, "ssim": math.nan})
+    return {"preset": name, "title": PRESETS[name].title, "model": cfg.model.kind, "dataset": cfg.data.name,
+            "latent_dim": cfg.model.latent_dim, **r, "pca_mse": p["mse"], "pca_ssim": p["ssim"],
+            "promised_seconds": PRESETS[name].seconds}
+
+
+def show(rows: list[dict], budgets: tuple[float, ...], pca: dict[int, dict[str, float]]) -> None:
+    marks = "".join(f" {f'@{b:g}s':>13}" for b in budgets)
+    header = f"{'preset':13} {'data':7} {'z':>3} {'steps':>5}{marks} {'end SSIM/MSE':>13} {'secs':>6}  vs PCA"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        cells = "".join(f" {r['at'][str(b)]['ssim']:6.3f}/{r['at'][str(b)]['mse']:.4f}" for b in budgets)
+        beats = r["ssim"] > r["pca_ssim"] and r["mse"] < r["pca_mse"]
+        data = "sample" if r["dataset"].endswith("-sample") else "full"
+        print(f"{r['preset']:13} {data:7} {r['latent_dim']:>3} {r['steps']:>5}{cells} {r['ssim']:6.3f}/{r['mse']:.4f} "
+              f"{r['seconds']:6.1f}  {'beats' if beats else 'LOSES TO'} PCA ({r['pca_ssim']:.3f}/{r['pca_mse']:.4f})",
+              flush=True)
+    for k in sorted({r["latent_dim"] for r in rows}):
+        if k in pca:
+            print(f"{'PCA':13} {'':7} {k:>3} {'':>5}" + f" {pca[k]['ssim']:6.3f}/{pca[k]['mse']:.4f}" * len(budgets))
 
 
 def main() -> None:
@@ -46,49 +114,56 @@ def main() -> None:
     parser.add_argument("--root", default="../shared/datasets", help="torchvision root holding FashionMNIST/raw")
     parser.add_argument("--dataset", default="fashion-mnist", help="dataset name (default: the full FashionMNIST)")
     parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
+    parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)), help="training seconds to score at")
+    parser.add_argument("--no-own", action="store_true", help="skip the demo presets on their own datasets")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", help="write the table as JSON here")
+    parser.add_argument("--out", help="JSON file to write (default aecore/references/<dataset>.json; '' for none)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    import os
-
     os.environ["AECORE_DATA_DIR"] = args.root
+    budgets = tuple(float(b) for b in args.budgets.split(","))
+    names = [n for n in args.presets.split(",") if n]
+    for n in names:
+        get_preset(n)  # an unknown name fails before anything trains
+    began = time.perf_counter()
     data = DataConfig(name=args.dataset)
     train, test = load_dataset(data)
-    x_train = to_float(train.x).flatten(1)
-    x_test = to_float(test.x)
-    mean_image = x_train.mean(0).view(1, *test.shape).expand_as(x_test)
-    baseline = score(x_test, mean_image)
     device = pick_device()
-    print(f"{args.dataset}: {len(train)} train / {len(test)} test, device {device}, {torch.get_num_threads()} threads")
-    print(f"mean image baseline: MSE {baseline['mse']:.4f}  SSIM {baseline['ssim']:.4f}\n")
-    header = f"{'preset':14} {'model':12} {'z':>3} {'ep':>3} {'MSE':>7} {'SSIM':>6} {'secs':>6} {'PCA MSE':>8} {'MSE/PCA':>7} {'MSE/mean':>8}"
-    print(header + "\n" + "-" * len(header))
-    rows = []
-    for name in args.presets.split(","):
-        cfg = dataclasses.replace(get_preset(name), data=data)
-        result = train_run(cfg, device)
-        h = result.history
-        pca = score(x_test, pca_reconstruction(x_train, x_test.flatten(1), cfg.model.latent_dim).view_as(x_test))
-        row = {
-            "preset": name, "title": PRESETS[name].title, "model": cfg.model.kind, "latent_dim": cfg.model.latent_dim,
-            "epochs": len(h.epochs), "status": h.status, "seconds": round(h.seconds, 1),
-            "mse": result.metrics.get("mse", float("nan")), "ssim": result.metrics.get("ssim", float("nan")),
-            "psnr": result.metrics.get("psnr", float("nan")), "pca_mse": pca["mse"], "pca_ssim": pca["ssim"],
-        }
-        rows.append(row)
-        print(f"{name:14} {row['model']:12} {row['latent_dim']:>3} {row['epochs']:>3} {row['mse']:7.4f} {row['ssim']:6.3f} "
-              f"{row['seconds']:6.1f} {row['pca_mse']:8.4f} {row['mse'] / row['pca_mse']:7.2f} {row['mse'] / baseline['mse']:8.3f}",
-              flush=True)
-    if args.out:
-        out = {
-            "dataset": args.dataset, "train_images": len(train), "test_images": len(test),
-            "device": str(device), "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "torch": torch.__version__, "measured": time.strftime("%Y-%m-%d"),
-            "mean_image": baseline, "presets": rows,
-        }
-        Path(args.out).write_text(json.dumps(out, indent=2))
-        print(f"\nwrote {args.out}")
+    sizes = tuple(sorted(set(PCA_CODE_SIZES) | {get_preset(n).model.latent_dim for n in names}))
+    pca = pca_scores(train, test, sizes)
+    x_test = to_float(test.x)
+    mean_image = {"mse": mean_image_mse(train, test), "ssim": ssim(x_test, to_float(train.x).mean(0).expand_as(x_test)).mean().item()}
+    print(f"{args.dataset}: {len(train)} train / {len(test)} test, device {device}, {torch.get_num_threads()} threads, "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"mean image: SSIM {mean_image['ssim']:.3f}  MSE {mean_image['mse']:.4f}\n")
+    rows = [row_for(n, dataclasses.replace(get_preset(n), data=data), train, test, device, budgets, pca) for n in names]
+    show(rows, budgets, pca)
+    own = []
+    for n in [] if args.no_own else [n for n in names if PRESETS[n].seconds]:
+        cfg = get_preset(n)
+        own_train, own_test = load_dataset(cfg.data)
+        own_pca = pca_scores(own_train, own_test, (cfg.model.latent_dim,))
+        own.append(row_for(n, cfg, own_train, own_test, device, (PRESETS[n].seconds,), own_pca))
+    if own:
+        print("\ndemo presets on their own dataset, within the time their title promises:")
+        for r in own:
+            print(f"  {r['preset']:13} {r['dataset']:20} z {r['latent_dim']:>3}: SSIM {r['ssim']:.3f} MSE {r['mse']:.4f} "
+                  f"in {r['seconds']:.1f} s, {r['steps']} steps (promised {r['promised_seconds']:g} s) vs PCA {r['pca_ssim']:.3f} / "
+                  f"{r['pca_mse']:.4f}: {'beats' if r['ssim'] > r['pca_ssim'] and r['mse'] < r['pca_mse'] else 'LOSES TO'} PCA")
+    print(f"\nbenchmark took {time.perf_counter() - began:.0f} s; load average now "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    whole = names == list(PRESETS) and budgets == BUDGETS and not args.no_own  # only a whole run refreshes the app's file
+    default = Path(__file__).resolve().parents[1] / "aecore" / "references" / f"{args.dataset}.json"
+    out = args.out if args.out is not None else default if whole else ""
+    if not out:
+        print("no JSON written: pass --out FILE (a partial run never replaces the app's reference file by default)")
+    else:
+        doc = {"dataset": args.dataset, "train_images": len(train), "test_images": len(test), "device": str(device),
+               "threads": torch.get_num_threads(), "machine": platform.machine(), "torch": torch.__version__,
+               "measured": time.strftime("%Y-%m-%d"), "budgets": list(budgets), "mean_image": mean_image,
+               "pca": {str(k): v for k, v in pca.items()}, "presets": rows, "own_dataset": own}
+        Path(out).write_text(json.dumps(doc, indent=2))
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

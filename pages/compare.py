@@ -19,7 +19,7 @@ import aecore.metrics
 from aecore.data import Split
 from aecore.metrics import HIGHER_IS_BETTER
 from aecore.models import count_parameters
-from aecore.reference import load_reference
+from aecore.reference import load_reference, pca_at
 from aecore.runs import RunInfo
 from ui.analysis import cached_reconstructions, scores_work
 from ui.charts import class_bars_figure, loss_curves_figure
@@ -106,14 +106,16 @@ def show_grid(chosen: list[RunInfo], names: list[str], split: Split, dataset: st
 
 
 def scores_table(chosen: list[RunInfo], names: list[str], means: dict[str, dict[str, float]],
-                 parameters: dict[str, int]) -> pd.DataFrame:
-    """One row per run: its scores averaged over the test split, its size and its training."""
+                 parameters: dict[str, int], dataset: str) -> pd.DataFrame:
+    """One row per run: its scores averaged over the test split, its size, PCA at its code size, its training."""
     return pd.DataFrame({
         "Run": names,
         "Model": [model_label(r.model_kind) for r in chosen],
         **{col: [means[r.id].get(key, math.nan) for r in chosen] for col, (key, _, _) in SCORE_COLUMNS.items()},
         "Parameters": [parameters[r.id] for r in chosen],
         "Code size": [r.latent_dim for r in chosen],
+        **{f"PCA {label}": [(pca_at(dataset, r.latent_dim) or {}).get(key, math.nan) for r in chosen]
+           for key, label in (("mse", "MSE"), ("ssim", "SSIM"))},
         "Epochs": [r.epochs_run for r in chosen],
         "Training time": [format_duration(r.seconds) for r in chosen],
     })
@@ -130,10 +132,16 @@ def show_table(table: pd.DataFrame, n_images: int) -> None:
         if best is not None:
             shade.loc[best, col] = "background-color: #DBE4FF"
     display["Parameters"] = [f"{p:,}" for p in table["Parameters"]]
+    for col, fmt in (("PCA MSE", "{:.4f}"), ("PCA SSIM", "{:.3f}")):
+        display[col] = ["—" if pd.isna(v) else fmt.format(v) for v in table[col]]
     columns = {col: st.column_config.TextColumn(col, help=text) for col, (_, _, text) in SCORE_COLUMNS.items()}
     columns["Parameters"] = st.column_config.TextColumn(help="How many numbers the network learned: its size.")
     columns["Code size"] = st.column_config.NumberColumn(help="How many numbers each image is squeezed into.")
     columns["Epochs"] = st.column_config.NumberColumn(help="How many times the model saw every training image.")
+    for col in ("PCA MSE", "PCA SSIM"):
+        columns[col] = st.column_config.TextColumn(help="PCA with the same code size: the best any straight-line "
+                                                        "code of that many numbers does on the full dataset. A model "
+                                                        "with lower MSE and higher SSIM has learned more than it.")
     st.dataframe(display.style.apply(lambda _: shade, axis=None), hide_index=True, key="compare_table",
                  column_config=columns)
     st.caption(f"Averages over all {n_images:,} test images. {BEST.strip()} marks the best model in each score "
@@ -258,7 +266,7 @@ for r in chosen:
     if scores[r.id] is None:
         st.stop()
 means = {r.id: aecore.metrics.summarise(scores[r.id]) for r in chosen}
-show_table(scores_table(chosen, names, means, {r.id: parameter_count(r, models[r.id]) for r in chosen}), len(split))
+show_table(scores_table(chosen, names, means, {r.id: parameter_count(r, models[r.id]) for r in chosen}, dataset), len(split))
 show_reference(dataset)
 
 st.subheader("Which kinds of image each model redraws best")

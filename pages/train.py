@@ -22,6 +22,7 @@ from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
 from ui.train_link import LIMITS, restore_settings, show_link_problems, write_settings
+from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
 from ui.text import plain
 from ui.waiting import wait_for
@@ -38,7 +39,7 @@ DOWNLOAD_MB = {"fashion-mnist": 30, "mnist": 11}
 LINK_LIMITS = {**LIMITS, "preset": (CUSTOM, *PRESETS), "batch_size": BATCH_SIZES}  # what a shared link may set
 LABELS = {"dataset": "dataset", "model": "model", "latent_dim": "code size", "epochs": "epochs", "seed": "seed",
           "batch_size": "batch size", "lr": "learning rate", "noise": "noise", "noise_level": "noise level",
-          "patience": "patience"}
+          "patience": "patience", **OPTION_LABELS}
 
 
 def preset_values(name: str) -> dict:
@@ -47,7 +48,8 @@ def preset_values(name: str) -> dict:
     return {"dataset": cfg.data.name, "model": cfg.model.kind, "latent_dim": cfg.model.latent_dim,
             "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "lr": cfg.train.lr,
             "seed": cfg.train.seed,
-            "noise": cfg.train.noise, "noise_level": cfg.train.noise_level, "patience": cfg.train.patience}
+            "noise": cfg.train.noise, "noise_level": cfg.train.noise_level, "patience": cfg.train.patience,
+            **option_values(cfg)}
 
 
 def apply_preset() -> None:
@@ -56,7 +58,8 @@ def apply_preset() -> None:
 
 
 def apply_model_sizes() -> None:
-    st.session_state.latent_dim = default_config(st.session_state.model).latent_dim
+    model = default_config(st.session_state.model)
+    st.session_state.latent_dim, st.session_state.recon_loss = model.latent_dim, model.recon_loss
 
 
 def apply_noise_level() -> None:
@@ -75,7 +78,8 @@ def build_config(v: dict) -> RunConfig:
     if model.kind != base.model.kind:  # min_delta is in the loss's unit, and a VAE's loss is nats per image
         train = dataclasses.replace(train, min_delta=VAE_MIN_DELTA if is_variational(model.kind) else
                                     TrainConfig().min_delta)
-    return RunConfig(DataConfig(name=v["dataset"]), dataclasses.replace(model, latent_dim=int(v["latent_dim"])), train)
+    cfg = RunConfig(DataConfig(name=v["dataset"]), dataclasses.replace(model, latent_dim=int(v["latent_dim"])), train)
+    return apply_options(cfg, v)
 
 
 def train_controls() -> RunConfig | None:
@@ -120,6 +124,7 @@ def train_controls() -> RunConfig | None:
                          help="Train on noisy copies but score against the clean images, so the model learns to clean up.")
     st.slider("Noise level", min_value=0.0, max_value=1.0, step=0.05, key="noise_level", disabled=noise == "none",
               **keep, help="How strong the noise is: the spread of Gaussian grain, or the share of pixels hit.")
+    sharpness_controls(model, is_variational(model))
     show_preset_note(about_preset)
     write_settings({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))}, LINK_LIMITS)
     if not ready:

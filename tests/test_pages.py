@@ -87,10 +87,10 @@ def test_a_preset_fills_in_the_settings():
     at = open_page("pages/train.py")
     at.selectbox(key="preset").set_value("denoise-demo").run()
     values = {k: at.session_state[k] for k in ("model", "latent_dim", "epochs", "noise", "noise_level")}
-    assert values == {"model": "conv_ae", "latent_dim": 64, "epochs": 8, "noise": "gaussian", "noise_level": 0.3}
+    assert values == {"model": "conv_ae", "latent_dim": 32, "epochs": 4, "noise": "gaussian", "noise_level": 0.3}
     at.selectbox(key="model").set_value("vae").run()
     assert at.number_input(key="latent_dim").value == 16  # the VAE's own code size
-    assert "Changed from the preset: model, code size." in texts(at.caption)
+    assert "Changed from the preset: model, code size, loss." in texts(at.caption)  # a VAE brings its own loss
     at.selectbox(key="noise").set_value("none").run()
     assert at.slider(key="noise_level").disabled
 

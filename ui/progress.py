@@ -13,6 +13,8 @@ import numpy as np
 import streamlit as st
 
 import aecore.jobs
+from aecore.config import RunConfig
+from aecore.reference import pca_at
 from aecore.runs import RunError, load_run
 from ui.charts import loss_figure
 from ui.images import labelled_rows
@@ -20,6 +22,11 @@ from ui.widgets import format_duration, show_metrics
 from ui.text import plain
 
 STRIP_ROWS = 6  # reconstruction rows at most; the newest epoch is always the last
+
+
+def pca_beside(cfg: RunConfig) -> tuple[dict[str, float] | None, int]:
+    """PCA's scores at the run's code size on its dataset, where the benchmark measured them, and that code size."""
+    return pca_at(cfg.data.name, cfg.model.latent_dim), cfg.model.latent_dim
 
 
 def show_job_progress(job_id: str, was_finished: bool) -> None:
@@ -102,7 +109,7 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
         st.success(f"Finished in {format_duration(p.elapsed)}.{saved}", icon=":material/check_circle:")
         if p.message:
             st.caption(f"Stopped early: {p.message}.")
-        show_metrics(p.metrics)
+        show_metrics(p.metrics, *pca_beside(p.config))
     elif p.state == "no_better":
         lr = p.config.train.lr
         saved = (f" It was saved as {plain(name)}, marked so, and is left out of the pages that compare models."
@@ -111,12 +118,12 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
                    f"Lower the learning rate (try {lr / 10:.2g}) or train for more epochs, and click Train again.",
                    icon=":material/warning:")
         st.caption(f"Details: {plain(p.message)}")
-        show_metrics(p.metrics)
+        show_metrics(p.metrics, *pca_beside(p.config))
     elif p.state == "stopped":
         if name:
             st.warning(f"Stopped. The partial model was saved as {plain(name)}, marked as stopped.",
                        icon=":material/stop_circle:")
-            show_metrics(p.metrics)
+            show_metrics(p.metrics, *pca_beside(p.config))
         else:
             st.info("Stopped, and nothing was saved. To keep what a model has learned so far, tick "
                     "“Keep the partial model” before you click Stop.", icon=":material/stop_circle:")

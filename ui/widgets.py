@@ -73,12 +73,18 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def show_metrics(metrics: dict[str, float]) -> None:
-    """The run's test scores as a row of metrics, best-known first."""
+def show_metrics(metrics: dict[str, float], pca: dict[str, float] | None = None, code_size: int = 0) -> None:
+    """The run's test scores as a row of metrics, best-known first; with `pca`, each beside PCA's at the same code size."""
     shown = [k for k in METRICS if k in metrics]
     if not shown:
         st.caption("No test scores were recorded for this run.")
         return
     for col, key in zip(st.columns(len(shown)), shown):
         label, fmt, help_text = METRICS[key]
-        col.metric(label, fmt.format(metrics[key]), help=help_text, border=True)
+        delta = None if pca is None or key not in pca else f"{metrics[key] - pca[key]:+.4f} vs PCA".replace("+-", "-")
+        col.metric(label, fmt.format(metrics[key]), delta=delta, help=help_text, border=True,
+                   delta_color="inverse" if key == "mse" else "normal")  # a lower MSE is the better one
+    if pca is not None:
+        st.caption(f"PCA with the same code size ({code_size} numbers per image): MSE {pca['mse']:.4f}, "
+                   f"SSIM {pca['ssim']:.3f}. PCA is the best straight-line code; a model above it on SSIM and "
+                   "below it on MSE has learned something PCA cannot. PCA's figures are from the full dataset.")

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from ..config import SSIM_LOSSES, ModelConfig
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
 
@@ -31,31 +31,58 @@ def mlp(sizes: list[int], act: str, last_act: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def conv_encoder(shape: tuple[int, int, int], channels: tuple[int, ...], act: str) -> tuple[nn.Sequential, list]:
-    """Stride-2 3x3 convolutions, each halving H and W (rounding up); returns the stack and every (C, H, W) on the way."""
+def _conv_block(c_in: int, c_out: int, stride: int, act: str, norm: str) -> list[nn.Module]:
+    """A 3x3 convolution, batch norm if asked (its bias then is redundant: the norm's shift replaces it), activation."""
+    if norm == "batch":
+        return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), activation(act)]
+    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), activation(act)]
+
+
+def conv_encoder(shape: tuple[int, int, int], cfg: ModelConfig) -> tuple[nn.Sequential, list]:
+    """Stride-2 3x3 convolutions, each halving H and W (rounding up), each followed by convs_per_level - 1
+    stride-1 ones; returns the stack and every (C, H, W) on the way."""
     layers: list[nn.Module] = []
     shapes = [shape]
     c, h, w = shape
-    for ch in channels:
-        layers += [nn.Conv2d(c, ch, 3, stride=2, padding=1), activation(act)]
+    for ch in cfg.hidden:
+        layers += _conv_block(c, ch, 2, cfg.activation, cfg.norm)
+        for _ in range(cfg.convs_per_level - 1):
+            layers += _conv_block(ch, ch, 1, cfg.activation, cfg.norm)
         c, h, w = ch, (h + 1) // 2, (w + 1) // 2
         shapes.append((c, h, w))
     return nn.Sequential(*layers, nn.Flatten()), shapes  # (B, C*H*W)
 
 
-def conv_decoder(shapes: list, act: str) -> nn.Sequential:
-    """Transposed convolutions retracing `shapes` backwards; output_padding restores odd sizes exactly."""
+def conv_decoder(shapes: list, cfg: ModelConfig) -> nn.Sequential:
+    """Upsampling steps retracing `shapes` backwards, to logits of the input's exact (C, H, W).
+
+    "transpose" is a stride-2 transposed convolution (output_padding restores odd sizes); "nearest" resizes
+    then convolves, which avoids transposed convolutions' checkerboard artefacts (Odena et al. 2016,
+    doi:10.23915/distill.00003). Extra stride-1 convolutions come before each step up, mirroring the encoder.
+    """
     layers: list[nn.Module] = [nn.Unflatten(1, shapes[-1])]  # (B, C, H, W)
     for i in range(len(shapes) - 1, 0, -1):
         (c_in, h_in, w_in), (c_out, h_out, w_out) = shapes[i], shapes[i - 1]
-        pad = (h_out - (2 * h_in - 1), w_out - (2 * w_in - 1))
-        layers.append(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=pad))
-        if i > 1:
-            layers.append(activation(act))
+        for _ in range(cfg.convs_per_level - 1):
+            layers += _conv_block(c_in, c_in, 1, cfg.activation, cfg.norm)
+        last = i == 1
+        if cfg.upsample == "nearest":
+            layers.append(nn.Upsample(size=(h_out, w_out), mode="nearest"))
+            step: nn.Module = nn.Conv2d(c_in, c_out, 3, padding=1, bias=last or cfg.norm == "none")
+        else:
+            pad = (h_out - (2 * h_in - 1), w_out - (2 * w_in - 1))
+            step = nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=pad,
+                                      bias=last or cfg.norm == "none")
+        layers.append(step)
+        if not last:
+            if cfg.norm == "batch":
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(activation(cfg.activation))
     return nn.Sequential(*layers)  # logits (B, C, H, W)
 
 
 _LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+_NORMS = (nn.BatchNorm2d,)
 
 
 def init_weights(model: nn.Module, generator: torch.Generator) -> None:
@@ -67,15 +94,19 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> None:
     """
     glorot = getattr(model, "weight_init", "default") == "glorot"
     for m in model.modules():
-        if isinstance(m, _LAYERS):
+        if isinstance(m, _NORMS):
+            m.reset_parameters()  # ones, zeros and fresh running statistics: nothing random
+        elif isinstance(m, _LAYERS):
             if glorot:
                 nn.init.xavier_uniform_(m.weight, generator=generator)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
                 continue
             nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
-            fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+            if m.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
         elif any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False)):
             raise TypeError(f"init_weights does not know how to initialise {type(m).__name__}; add it here")
 
@@ -91,6 +122,20 @@ def reconstruction_error(logits: Tensor, target: Tensor, cfg: ModelConfig) -> Te
     else:
         err = (to_image(logits, cfg.output) - target).pow(2)
     return err.flatten(1).sum(dim=1)
+
+
+def ssim_loss(image: Tensor, target: Tensor, cfg: ModelConfig) -> Tensor:
+    """Mean pixel error (MSE or L1) plus ssim_weight x (1 - SSIM), a scalar.
+
+    MSE alone rewards blur; the SSIM term rewards edges and texture the eye sees (Zhao et al. 2017,
+    "Loss Functions for Image Restoration with Neural Networks", doi:10.1109/TCI.2016.2644865).
+    """
+    from ..metrics import ssim  # the scored metric itself, so the loss optimises what the app reports
+
+    pixel = F.mse_loss(image, target) if cfg.recon_loss == "mse_ssim" else F.l1_loss(image, target)
+    with torch.autocast(image.device.type, enabled=False):  # its constants (1e-4) vanish in bfloat16
+        similarity = ssim(target.float(), image.float()).mean()
+    return pixel + cfg.ssim_weight * (1 - similarity)
 
 
 def pixel_mse(logits: Tensor, target: Tensor, output: str) -> Tensor:
@@ -118,11 +163,14 @@ class AEMixin:
     def loss(
         self, x: Tensor, target: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Mean per-pixel reconstruction loss (MSE or BCE) of `target` from input `x`; nothing is random."""
+        """Mean per-pixel reconstruction loss (MSE, BCE, or either SSIM mix) of `target` from input `x`; nothing is random."""
         logits = self.decoder(self.encode(x))
         if self.cfg.recon_loss == "mse" and self.cfg.output == "sigmoid":  # the common case, in two fused kernels
             loss = F.mse_loss(torch.sigmoid(logits), target)
             return loss, {"loss": loss.detach(), "mse": loss.detach()}  # a sigmoid image needs no clamp
+        if self.cfg.recon_loss in SSIM_LOSSES:
+            loss = ssim_loss(to_image(logits, self.cfg.output), target, self.cfg)
+            return loss, {"loss": loss.detach(), "mse": pixel_mse(logits, target, self.cfg.output)}
         pixels = math.prod(self.image_shape)
         loss = reconstruction_error(logits, target, self.cfg).mean() / pixels
         return loss, {"loss": loss.detach(), "mse": pixel_mse(logits, target, self.cfg.output)}

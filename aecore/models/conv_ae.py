@@ -16,7 +16,7 @@ class ConvAE(AEMixin, nn.Module):
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
         super().__init__()
         self.cfg, self.image_shape, self.latent_dim = cfg, image_shape, cfg.latent_dim
-        features, shapes = conv_encoder(image_shape, cfg.hidden, cfg.activation)
+        features, shapes = conv_encoder(image_shape, cfg)
         flat = math.prod(shapes[-1])
         self.encoder = nn.Sequential(features, nn.Linear(flat, cfg.latent_dim))  # (B, D)
-        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, flat), nn.ReLU(), conv_decoder(shapes, cfg.activation))
+        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, flat), nn.ReLU(), conv_decoder(shapes, cfg))

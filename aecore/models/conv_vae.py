@@ -16,8 +16,8 @@ class ConvVAE(VAEMixin, nn.Module):
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
         super().__init__()
         self.cfg, self.image_shape, self.latent_dim = cfg, image_shape, cfg.latent_dim
-        self.encoder, shapes = conv_encoder(image_shape, cfg.hidden, cfg.activation)  # (B, C*H*W)
+        self.encoder, shapes = conv_encoder(image_shape, cfg)  # (B, C*H*W)
         flat = math.prod(shapes[-1])
         self.mu = nn.Linear(flat, cfg.latent_dim)
         self.logvar = nn.Linear(flat, cfg.latent_dim)
-        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, flat), nn.ReLU(), conv_decoder(shapes, cfg.activation))
+        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, flat), nn.ReLU(), conv_decoder(shapes, cfg))
