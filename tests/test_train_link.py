@@ -43,7 +43,7 @@ def test_settings_that_need_each_other_apply_in_any_order():
 
 
 @pytest.mark.parametrize("key, text, why", [
-    ("epochs", "abc", "whole number"), ("epochs", "9" * 5000, "too long"), ("epochs", "0", "between 1 and 500"),
+    ("epochs", "abc", "whole number"), ("epochs", "9" * 5000, "too long"), ("epochs", "0", "between 1 and 500, not 0"),
     ("lr", "nan", "finite"), ("lr", "1e9", "between"), ("noise", "<script>", "one of none, gaussian"),
     ("bf16", "yes", "true or false"), ("preset", "../../etc", "one of custom, a"),
 ])
@@ -85,7 +85,10 @@ def test_a_bad_link_says_what_it_left_out_and_never_crashes(runs_dir, no_jobs_st
         assert key in said, key
     assert "<img src=x>" in said  # shown as written, as text
     assert (at.session_state.noise, at.session_state.noise_level, at.session_state.patience) == ("gaussian", 0.4, 3)
-    assert at.session_state.model == "mlp_ae" and at.button(key="train").disabled is False
+    usual = open_page("pages/train.py")
+    for key in ("model", "epochs", "latent_dim", "lr", "seed", "batch_size"):
+        assert at.session_state[key] == usual.session_state[key], key  # the bad ones keep their usual values
+    assert at.button(key="train").disabled is False
     at.run()
     assert not at.exception and not at.warning  # said once
 

@@ -63,10 +63,15 @@ def parse(text: str, like: object) -> object:
     return text
 
 
+def number(value: float) -> str:
+    """2147483647 as '2,147,483,647', not '2.14748e+09'; 0.0001 as '0.0001'."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 def check(limit: Between | tuple, value: object) -> None:
     """ValueError unless the widget can show `value`."""
     if isinstance(limit, Between) and not limit.lo <= value <= limit.hi:
-        raise ValueError(f"must be between {limit.lo:g} and {limit.hi:g}, not {value:g}")
+        raise ValueError(f"must be between {number(limit.lo)} and {number(limit.hi)}, not {number(value)}")
     if isinstance(limit, tuple) and limit and value not in limit:
         raise ValueError(f"must be one of {', '.join(map(str, limit))}, not {value!r}")
 
