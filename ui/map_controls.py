@@ -16,8 +16,7 @@ from aecore.latent import MapSettings, Projection
 from aecore.runs import RunInfo
 
 DEFAULT_POINTS = 5000
-METHOD_LABELS = {"pca": "PCA (fast, keeps distances)", "tsne": "t-SNE (slower, shows clusters)",
-                 "umap": "UMAP (clusters and their layout)"}
+METHOD_LABELS = {"pca": "PCA (fast)", "tsne": "t-SNE (clusters)", "umap": "UMAP (clusters, layout)"}
 KEEP = dict(persist_state="session")  # settings survive a visit to another page
 WANTED_POINTS = "latent_points_wanted"
 
@@ -50,7 +49,7 @@ def map_controls(run: RunInfo, split: Split) -> MapChoice:
     else:
         method = method_col.segmented_control(
             "Map made by", list(METHOD_LABELS), key="latent_method", default="pca", format_func=METHOD_LABELS.get,
-            required=True, **KEEP, help="PCA shows the directions along which the codes differ most; t-SNE "
+            required=True, **KEEP, help="PCA is quick and shows the directions along which the codes differ most; t-SNE "
                                         "rearranges the points so that look-alikes sit together; UMAP does too, "
                                         "and keeps more of how the groups lie relative to each other.")
     turn = "Spread the map over three axes; drag to turn it."
