@@ -59,8 +59,6 @@ def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection, c
         return
     points, positions = projection.points[shown], kept[shown]
     fig = latent_figure(points, codes.labels[positions], split.classes, codes.indices[positions], axes)
-    if points.shape[1] == 2:
-        fig.update_layout(dragmode="select")  # a drag draws a box; the modebar still offers lasso, zoom and pan
     drawn = ""
     if choice.thumbnails and points.shape[1] == 2:
         spread = spread_points(points)
@@ -77,8 +75,8 @@ def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection, c
                    "the list below, or switch 3-D off to click and select.")
         point_picker(run, split, codes, positions)
     else:
-        st.caption("Click a dot to pick its image; drag a box, or choose the lasso above the map, to select a region. "
-                   "Zoom and pan are above the map too; double-click zooms back out.")
+        st.caption("Click a dot to pick its image. To select a region, choose Box Select or Lasso Select above the map, "
+                   "then drag round the dots; a drag otherwise zooms in, and a double-click zooms back out.")
     download, words = st.columns([1, 3], vertical_alignment="center")
     download.download_button("Download the map (CSV)", key="latent_csv", icon=":material/download:",
                              data=lambda: aecore.latent.map_csv(codes, projection, split.classes),

@@ -30,11 +30,12 @@ MIN_ISOLATE = 10  # fewer points make no map worth redrawing
 
 
 def remember_selection(run_id: str) -> None:
-    """After a click, a box or a lasso on the map: a region becomes the selection, a click a pick."""
+    """After a click, a box or a lasso on the map: a region of two or more images becomes the selection, else a pick.
+    """
     selection = st.session_state.latent_scatter.selection
-    images = [i for i in map(selected_image, selection.points) if i is not None]
-    if selection.get("box") or selection.get("lasso"):
-        st.session_state[SELECTED] = {"run": run_id, "images": sorted(set(images))}
+    images = sorted({i for i in map(selected_image, selection.points) if i is not None})
+    if (selection.get("box") or selection.get("lasso")) and len(images) >= 2:
+        st.session_state[SELECTED] = {"run": run_id, "images": images}
     elif images:
         pick(run_id, images[-1])
 

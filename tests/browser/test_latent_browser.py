@@ -101,6 +101,8 @@ def test_images_on_the_map(page, studio):
 
 def test_a_box_selection_shows_its_images_and_isolates(page, studio):
     opened(page, studio)
+    page.locator(CHART).hover()
+    page.locator(f'{CHART} .modebar-btn[data-title="Box Select"]').click()
     box = chart_box(page)
     page.mouse.move(box["left"] + box["width"] * 0.3, box["top"] + box["height"] * 0.3)
     page.mouse.down()
