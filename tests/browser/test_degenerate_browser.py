@@ -59,7 +59,7 @@ def test_tsne_of_identical_codes_says_so_and_the_server_stays_up(page, collapsed
     wait_idle(page)
     message = page.get_by_text("codes are the same", exact=False)
     expect(message).to_have_count(1)  # PCA, the default, refuses them too
-    page.get_by_text("t-SNE (slower", exact=False).click()
+    page.get_by_text("t-SNE (clusters)", exact=True).click()
     wait_idle(page)
     expect(message).to_have_count(1)
     expect(page.get_by_text("lower learning rate", exact=False)).to_have_count(1)
