@@ -160,5 +160,5 @@ if picks:
               on_click=lambda: st.session_state.pop(PICKS, None))
 elif not selection:
     st.info("Click any dot on the map to see its image, the model's redrawing of it and its closest neighbours. "
-            "Then click a second dot to walk from one image to the other, or draw a box round a group of dots to "
-            "see them all.", icon=":material/touch_app:")
+            "Then click a second dot to walk from one image to the other, or choose Box Select above the map and "
+            "drag round a group of dots to see them all.", icon=":material/touch_app:")
