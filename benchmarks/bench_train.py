@@ -1,14 +1,14 @@
 """Training speed: aecore's `fit` against the classic tutorial loop, on one epoch of the full FashionMNIST.
 
     python benchmarks/bench_train.py [--root ../shared/datasets] [--models mlp_ae,conv_ae,vae] [--threads 2]
-                                     [--repeats 3]
+                                     [--repeats 3] [--profile STEPS]
 
 The classic loop is `torchvision.datasets.FashionMNIST` with `transforms.ToTensor()` per sample,
 `DataLoader(batch_size=128, shuffle=True)` and plain Adam; `fit` trains the same model on the same
 60,000 images. Both use batch 128, Adam 1e-3 and the model's own loss (MSE for the autoencoders).
 Also printed: the fp32 matrix-multiply throughput of this machine, measured here, and the share of
 it that `fit` reaches (FLOPs of one training step counted by torch's FlopCounterMode), and bf16
-autocast with the loss it reaches next to fp32's.
+autocast with the loss it reaches next to fp32's. `--profile` adds where fit's time goes, per operator.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from aecore.models import build_model, default_config  # noqa: E402
 from aecore.train import fit  # noqa: E402
 from aecore.tv import import_torchvision  # noqa: E402
 
-TARGETS = {"mlp_ae": 3.0, "conv_ae": 1.5, "vae": 1.5}
+TARGETS = {"mlp_ae": 4.0, "conv_ae": 2.0, "vae": 3.0}  # x the classic loop
+PEAK_TARGETS = {"mlp_ae": 0.6}  # share of the fp32 matmul peak
 
 
 def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:
@@ -106,6 +107,20 @@ def fit_epoch(kind: str, train, seed: int, bf16: bool = False) -> tuple[float, f
     return history.images_per_sec, sum(losses[-100:]) / len(losses[-100:])
 
 
+def profile_fit(kind: str, train, seed: int, steps: int, rows: int = 12) -> str:
+    """torch.profiler's table of the operators that take the most time in `steps` of fit, after a warm-up."""
+    from torch.profiler import profile
+
+    torch.manual_seed(seed)
+    model = build_model(default_config(kind), (1, 28, 28))
+    cfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, val_fraction=0.0, patience=0, seed=seed)
+    part = train.take(slice(0, 128 * steps))
+    fit(model, train.take(slice(0, 128 * 5)), None, cfg, "cpu")
+    with profile() as prof:
+        fit(model, part, None, cfg, "cpu")
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="../shared/datasets", help="torchvision root holding FashionMNIST/raw")
@@ -114,17 +129,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1,
                         help="epochs per side, alternating; the best speed of each is kept (a shared VM's noise only slows)")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                        help="also print torch.profiler's busiest operators over this many steps of fit per model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train, _ = load_dataset(DataConfig(name="fashion-mnist"), root=args.root)
     peak = matmul_gflops()
-    print(f"FashionMNIST train: {len(train)} images; {args.threads} threads; fp32 matmul peak {peak:.1f} GFLOP/s\n")
+    print(f"FashionMNIST train: {len(train)} images; {args.threads} threads; fp32 matmul peak {peak:.1f} GFLOP/s "
+          "at the start (measured again before each model, the highest kept)\n")
     header = (f"{'model':8} {'classic img/s':>13} {'fit img/s':>10} {'ratio':>6} {'target':>6} "
               f"{'fit GFLOP/s':>11} {'of peak':>7} {'loss classic':>12} {'loss fit':>9} {'bf16 img/s':>10} {'loss bf16':>9}")
     print(header + "\n" + "-" * len(header))
     missed = []
     for kind in args.models.split(","):
         classic_ips, fit_ips = 0.0, 0.0
+        peak = max(peak, matmul_gflops())  # a peak measured while a neighbour is busy reads low, and every share high
         for _ in range(args.repeats):  # same seed every time: the same losses, only the speed varies
             ips, classic_loss = classic_epoch(kind, args.root, args.seed)
             classic_ips = max(classic_ips, ips)
@@ -134,7 +153,7 @@ def main() -> None:
         gflops = step_flops(build_model(default_config(kind), (1, 28, 28)), 128) / 128 * fit_ips / 1e9
         ratio = fit_ips / classic_ips
         target = TARGETS.get(kind, 1.0)
-        if ratio < target:
+        if ratio < target or gflops / peak < PEAK_TARGETS.get(kind, 0.0):
             missed.append(kind)
         print(f"{kind:8} {classic_ips:13,.0f} {fit_ips:10,.0f} {ratio:5.2f}x {target:5.1f}x {gflops:11.1f} "
               f"{gflops / peak:7.0%} {classic_loss:12.4f} {fit_loss:9.4f} {bf16_ips:10,.0f} {bf16_loss:9.4f}", flush=True)
@@ -142,6 +161,11 @@ def main() -> None:
         ceiling = gemm_ceiling(build_model(default_config("mlp_ae"), (1, 28, 28)), 128, peak)
         print(f"\nmlp_ae's own matrix products (batch 128), timed alone, reach {ceiling:.0%} of the peak: "
               "the ceiling for any training step of this model at this batch size on this machine.")
+    print(f"\nfp32 matmul peak, highest measured: {peak:.1f} GFLOP/s")
+    if args.profile:
+        for kind in args.models.split(","):
+            print(f"\n{kind}: where one fit epoch's time goes (torch.profiler, {args.profile} steps)")
+            print(profile_fit(kind, train, args.seed, args.profile))
     if missed:
         print(f"\nbelow the speed target: {', '.join(missed)}")
 
