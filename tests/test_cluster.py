@@ -32,9 +32,16 @@ def ray_cpus():
 
 @pytest.fixture
 def cluster(ray_cpus, runs_dir):
+    """A registry on the module's Ray; whatever a test leaves training is stopped, so the next test has both CPUs."""
     from aecore.cluster import ray_registry
 
-    return ray_registry(address="local")
+    registry = ray_registry(address="local")
+    yield registry
+    left = [p.job_id for p in registry.jobs() if not p.finished]
+    for job_id in left:
+        registry.stop(job_id)
+    for job_id in left:
+        registry.wait(job_id, 60)
 
 
 def _wait_for(predicate, timeout=60.0, what="the job"):
@@ -86,8 +93,11 @@ def test_two_jobs_train_at_once_a_third_waits_and_stop_frees_a_worker(cluster):
 
 def test_a_queued_ray_job_is_stopped_before_it_starts(cluster):
     busy = [cluster.start(LONG) for _ in range(2)]
-    waiting = cluster.start(SMALL)
+    # Ray does not start jobs in the order they came: the third is asked for once both CPUs are taken
     _wait_for(lambda: all(cluster.progress(j).state == "running" for j in busy), what="two jobs to start")
+    waiting = cluster.start(SMALL)
+    time.sleep(1.0)
+    assert cluster.progress(waiting).state == "queued"
     cluster.stop(waiting)
     p = cluster.wait(waiting, 30)
     assert p.state == "stopped" and "before it started" in p.message and cluster.train.worker(waiting) is None
