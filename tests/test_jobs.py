@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import random
 import sys
 import threading
@@ -10,6 +11,7 @@ import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.background import Executor
+from aecore.train import READ_EVERY
 from aecore.jobs import JobRegistry
 from aecore.models import default_config
 from aecore.runs import list_runs, load_run
@@ -118,10 +120,13 @@ def test_stop_ends_within_one_batch_and_saves_nothing(runs_dir):
     job_id = reg.start(LONG)
     _wait_for(lambda: reg.progress(job_id).step >= 3)
     reg.stop(job_id)
-    step_at_stop = reg.progress(job_id).step
+    at_stop = reg.progress(job_id)
     p = reg.wait(job_id, 10)
     assert p.state == "stopped" and p.run_id is None and "nothing was saved" in p.message
-    assert p.step <= step_at_stop + 1
+    # steps are reported a few times a second (READ_EVERY), so the snapshot at the stop may lag by the steps of
+    # one such interval; beyond those, at most the batch that was running when the stop came
+    unreported = math.ceil(2 * READ_EVERY * at_stop.images_per_sec / LONG.train.batch_size)
+    assert p.step <= at_stop.step + unreported + 1
     assert list_runs() == []
 
 
