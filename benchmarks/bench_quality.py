@@ -8,7 +8,9 @@ sooner), and at its end. The clock counts training only (optimiser steps and the
 test scoring at each mark is left out of it. References measured in the same run: the mean training image
 (what a model that learned nothing scores) and PCA with each code size (the best any linear autoencoder
 can do, Baldi & Hornik 1989). Demo presets are also trained on their own dataset (a bundled sample), up to
-the time their title promises, against PCA fitted on that sample; `--no-own` skips those rows.
+the time their title promises, against PCA fitted on that sample; `--no-own` skips those rows. A denoising
+preset is scored twice: on clean test images like every preset, and on its own task, the test images with its
+training noise (seeded) in and the clean ones as the target, against PCA projecting the same noisy images.
 A whole run (every preset, the default budgets) writes aecore/references/<dataset>.json, which the app shows;
 a partial one writes only to `--out FILE`.
 """
@@ -32,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aecore.config import DataConfig, RunConfig  # noqa: E402
 from aecore.data import Split, load_dataset, split_validation, to_float  # noqa: E402
 from aecore.device import pick_device  # noqa: E402
+from aecore.infer import reconstruct  # noqa: E402
 from aecore.metrics import evaluate, mse, ssim  # noqa: E402
+from aecore.noise import corrupt  # noqa: E402
 from aecore.presets import PRESETS, get_preset  # noqa: E402
 from aecore.reference import PCA_CODE_SIZES  # noqa: E402
 from aecore.train import fit, mean_image_mse, new_model  # noqa: E402
@@ -40,17 +44,34 @@ from aecore.train import fit, mean_image_mse, new_model  # noqa: E402
 BUDGETS = (15, 30, 60, 120)
 
 
-def pca_scores(train: Split, test: Split, sizes: tuple[int, ...]) -> dict[int, dict[str, float]]:
-    """Test MSE and SSIM of PCA fitted on the training images, for every code size (one SVD for all)."""
+def pca_scores(train: Split, test: Split, sizes: tuple[int, ...], inputs: torch.Tensor | None = None,
+               ) -> dict[int, dict[str, float]]:
+    """Test MSE and SSIM of PCA fitted on the training images, for every code size (one SVD for all).
+
+    `inputs` (float, like the test images) are projected instead of the test images, which stay the target:
+    PCA as a denoiser, the linear reference for a denoising autoencoder."""
     x_train, x_test = to_float(train.x).flatten(1), to_float(test.x)
+    x_in = x_test if inputs is None else inputs
     mean = x_train.mean(0, keepdim=True)
     _, _, vt = torch.linalg.svd(x_train - mean, full_matrices=False)  # float32: rows are principal directions
     out = {}
     for k in sorted(s for s in sizes if s <= vt.shape[0]):
         v = vt[:k].T  # (H*W, k)
-        x_hat = ((x_test.flatten(1) - mean) @ v @ v.T + mean).clamp(0, 1).view_as(x_test)
+        x_hat = ((x_in.flatten(1) - mean) @ v @ v.T + mean).clamp(0, 1).view_as(x_test)
         out[k] = {"mse": mse(x_test, x_hat).mean().item(), "ssim": ssim(x_test, x_hat).mean().item()}
     return out
+
+
+def noisy_test(test: Split, cfg: RunConfig) -> torch.Tensor:
+    """The test images with the preset's training noise, the same draw for the model and for PCA."""
+    return corrupt(to_float(test.x), cfg.train.noise, cfg.train.noise_level, torch.Generator().manual_seed(1234))
+
+
+def denoising(model: torch.nn.Module, test: Split, cfg: RunConfig, device: torch.device) -> dict[str, float]:
+    """Test MSE and SSIM of the model's output from the noisy test images against the clean ones."""
+    x = to_float(test.x)
+    out = torch.cat([reconstruct(model, noisy, device) for noisy in noisy_test(test, cfg).split(1000)])
+    return {"mse": mse(x, out).mean().item(), "ssim": ssim(x, out).mean().item()}
 
 
 def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.device,
@@ -77,6 +98,8 @@ def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.dev
     seconds = trained()
     m = evaluate(model, test, device)
     end = {"mse": m["mse"], "ssim": m["ssim"], "psnr": m["psnr"]}
+    if cfg.train.denoising:
+        end["denoising"] = denoising(model, test, cfg, device)
     for b in pending:  # ended before this budget: its score is the end's
         marks[b] = {"mse": end["mse"], "ssim": end["ssim"]}
     return {"status": history.status, "epochs": len(history.epochs), "steps": history.steps,
@@ -88,9 +111,15 @@ def row_for(name: str, cfg: RunConfig, train: Split, test: Split, device: torch.
             pca: dict[int, dict[str, float]]) -> dict:
     r = time_to_quality(cfg, train, test, device, budgets)
     p = pca.get(cfg.model.latent_dim, {"mse": math.nan, "ssim": math.nan})
+    if cfg.train.denoising:
+        r["pca_denoising"] = pca_scores(train, test, (cfg.model.latent_dim,), noisy_test(test, cfg))[cfg.model.latent_dim]
     return {"preset": name, "title": PRESETS[name].title, "model": cfg.model.kind, "dataset": cfg.data.name,
             "latent_dim": cfg.model.latent_dim, **r, "pca_mse": p["mse"], "pca_ssim": p["ssim"],
             "promised_seconds": PRESETS[name].seconds}
+
+
+def verdict(scores: dict, pca_ssim: float, pca_mse: float) -> str:
+    return "beats" if scores["ssim"] > pca_ssim and scores["mse"] < pca_mse else "LOSES TO"
 
 
 def show(rows: list[dict], budgets: tuple[float, ...], pca: dict[int, dict[str, float]]) -> None:
@@ -99,10 +128,9 @@ def show(rows: list[dict], budgets: tuple[float, ...], pca: dict[int, dict[str, 
     print(header + "\n" + "-" * len(header))
     for r in rows:
         cells = "".join(f" {r['at'][str(b)]['ssim']:6.3f}/{r['at'][str(b)]['mse']:.4f}" for b in budgets)
-        beats = r["ssim"] > r["pca_ssim"] and r["mse"] < r["pca_mse"]
         data = "sample" if r["dataset"].endswith("-sample") else "full"
         print(f"{r['preset']:13} {data:7} {r['latent_dim']:>3} {r['steps']:>5}{cells} {r['ssim']:6.3f}/{r['mse']:.4f} "
-              f"{r['seconds']:6.1f}  {'beats' if beats else 'LOSES TO'} PCA ({r['pca_ssim']:.3f}/{r['pca_mse']:.4f})",
+              f"{r['seconds']:6.1f}  {verdict(r, r['pca_ssim'], r['pca_mse'])} PCA ({r['pca_ssim']:.3f}/{r['pca_mse']:.4f})",
               flush=True)
     for k in sorted({r["latent_dim"] for r in rows}):
         if k in pca:
@@ -150,7 +178,11 @@ def main() -> None:
         for r in own:
             print(f"  {r['preset']:13} {r['dataset']:20} z {r['latent_dim']:>3}: SSIM {r['ssim']:.3f} MSE {r['mse']:.4f} "
                   f"in {r['seconds']:.1f} s, {r['steps']} steps (promised {r['promised_seconds']:g} s) vs PCA {r['pca_ssim']:.3f} / "
-                  f"{r['pca_mse']:.4f}: {'beats' if r['ssim'] > r['pca_ssim'] and r['mse'] < r['pca_mse'] else 'LOSES TO'} PCA")
+                  f"{r['pca_mse']:.4f}: {verdict(r, r['pca_ssim'], r['pca_mse'])} PCA")
+            if "denoising" in r:
+                d, p = r["denoising"], r["pca_denoising"]
+                print(f"  {'':13} {'its own task':20} z {r['latent_dim']:>3}: SSIM {d['ssim']:.3f} MSE {d['mse']:.4f} from images "
+                      f"with its noise vs PCA denoising {p['ssim']:.3f} / {p['mse']:.4f}: {verdict(d, p['ssim'], p['mse'])} PCA")
     print(f"\nbenchmark took {time.perf_counter() - began:.0f} s; load average now "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     whole = names == list(PRESETS) and budgets == BUDGETS and not args.no_own  # only a whole run refreshes the app's file
