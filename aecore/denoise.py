@@ -1,4 +1,5 @@
-"""Denoising shown and scored: `denoise_demo(model, split, kind, level)` corrupts test images, rebuilds and scores them.
+"""Denoising shown and scored: `denoise_demo(model, split, kind, level)` corrupts test images, rebuilds and scores them;
+`denoising_scores` scores a whole split so, the way a denoising model is measured on its own task.
 
 The same seed gives the same images and the same noise, so two models on one dataset are compared on
 identical inputs. PSNR before (noisy vs clean) and after (reconstruction vs clean) is averaged over a
@@ -15,7 +16,7 @@ from torch import nn
 
 from .config import NOISE_KINDS
 from .data import Split, to_float
-from .metrics import psnr
+from .metrics import mse, psnr, ssim
 from .noise import corrupt
 from .infer import gray_uint8, reconstruct
 
@@ -63,3 +64,16 @@ def denoise_demo(
         before[:n], after[:n],
         float(before.mean(dtype=np.float64)), float(after.mean(dtype=np.float64)), len(clean),
     )
+
+
+def noisy_images(split: Split, kind: str, level: float, seed: int = 0) -> torch.Tensor:
+    """Every image of the split as float with seeded `kind` noise at `level`, drawn on the CPU."""
+    return corrupt(to_float(split.x), kind, level, torch.Generator().manual_seed(seed))
+
+
+def denoising_scores(model: nn.Module, split: Split, kind: str, level: float, seed: int = 0,
+                     device: torch.device | str = "cpu") -> dict[str, float]:
+    """Mean MSE and SSIM of the model's output from `noisy_images` of the split, against the clean images."""
+    clean = to_float(split.x)
+    rebuilt = torch.cat([reconstruct(model, x, device) for x in noisy_images(split, kind, level, seed).split(500)])
+    return {"mse": float(mse(clean, rebuilt).mean()), "ssim": float(ssim(clean, rebuilt).mean())}

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .config import DataConfig
-from .data import load_dataset
+from .data import Split, load_dataset, to_float
 
 REFERENCE_DIR = Path(__file__).parent / "references"
 SAMPLE_SUFFIX = "-sample"
@@ -108,6 +109,26 @@ def code_example(name: str, label: int = 0, code_size: int = 8, fit_images: int 
     decoded = np.clip(mean + code @ components, 0, 1).reshape(H, W)
     return CodeExample(image, code.astype(np.float32), (decoded * 255).round().astype(np.uint8),
                        test.classes[label])
+
+
+def pca_scores(train: Split, test: Split, sizes: tuple[int, ...], inputs: torch.Tensor | None = None,
+               ) -> dict[int, dict[str, float]]:
+    """Test MSE and SSIM of PCA fitted on the training images, for every code size (one SVD for all).
+
+    `inputs` (float images like the test split's, e.g. noisy copies) are projected instead of the test images,
+    which stay the target: PCA as a denoiser, the linear reference for a denoising autoencoder."""
+    from .metrics import mse, ssim
+
+    x_train, x_test = to_float(train.x).flatten(1), to_float(test.x)
+    x_in = x_test if inputs is None else inputs
+    mean = x_train.mean(0, keepdim=True)
+    _, _, vt = torch.linalg.svd(x_train - mean, full_matrices=False)  # float32: rows are principal directions
+    out = {}
+    for k in sorted(s for s in sizes if s <= vt.shape[0]):
+        v = vt[:k].T  # (H*W, k)
+        x_hat = ((x_in.flatten(1) - mean) @ v @ v.T + mean).clamp(0, 1).view_as(x_test)
+        out[k] = {"mse": mse(x_test, x_hat).mean().item(), "ssim": ssim(x_test, x_hat).mean().item()}
+    return out
 
 
 def pca_at(dataset: str, code_size: int, root: str | Path | None = None) -> dict[str, float] | None:

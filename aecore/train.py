@@ -135,7 +135,8 @@ def fit(
             if should_stop():
                 status = "stopped"
                 break
-            target = to_float(x_train[perm[i * batch:(i + 1) * batch]])
+            # index_select: 7 us for 128 images where x[idx]'s general indexing takes 59 us, 2 % of an mlp_ae step
+            target = to_float(x_train.index_select(0, perm[i * batch:(i + 1) * batch]))
             inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
             with autocast(device, cfg.bf16):
                 loss, logs = model.loss(inputs, target, gen)

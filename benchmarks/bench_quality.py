@@ -34,44 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aecore.config import DataConfig, RunConfig  # noqa: E402
 from aecore.data import Split, load_dataset, split_validation, to_float  # noqa: E402
 from aecore.device import pick_device  # noqa: E402
-from aecore.infer import reconstruct  # noqa: E402
-from aecore.metrics import evaluate, mse, ssim  # noqa: E402
-from aecore.noise import corrupt  # noqa: E402
+from aecore.denoise import denoising_scores, noisy_images  # noqa: E402
+from aecore.metrics import evaluate, ssim  # noqa: E402
 from aecore.presets import PRESETS, get_preset  # noqa: E402
-from aecore.reference import PCA_CODE_SIZES  # noqa: E402
+from aecore.reference import PCA_CODE_SIZES, pca_scores  # noqa: E402
 from aecore.train import fit, mean_image_mse, new_model  # noqa: E402
 
 BUDGETS = (15, 30, 60, 120)
-
-
-def pca_scores(train: Split, test: Split, sizes: tuple[int, ...], inputs: torch.Tensor | None = None,
-               ) -> dict[int, dict[str, float]]:
-    """Test MSE and SSIM of PCA fitted on the training images, for every code size (one SVD for all).
-
-    `inputs` (float, like the test images) are projected instead of the test images, which stay the target:
-    PCA as a denoiser, the linear reference for a denoising autoencoder."""
-    x_train, x_test = to_float(train.x).flatten(1), to_float(test.x)
-    x_in = x_test if inputs is None else inputs
-    mean = x_train.mean(0, keepdim=True)
-    _, _, vt = torch.linalg.svd(x_train - mean, full_matrices=False)  # float32: rows are principal directions
-    out = {}
-    for k in sorted(s for s in sizes if s <= vt.shape[0]):
-        v = vt[:k].T  # (H*W, k)
-        x_hat = ((x_in.flatten(1) - mean) @ v @ v.T + mean).clamp(0, 1).view_as(x_test)
-        out[k] = {"mse": mse(x_test, x_hat).mean().item(), "ssim": ssim(x_test, x_hat).mean().item()}
-    return out
-
-
-def noisy_test(test: Split, cfg: RunConfig) -> torch.Tensor:
-    """The test images with the preset's training noise, the same draw for the model and for PCA."""
-    return corrupt(to_float(test.x), cfg.train.noise, cfg.train.noise_level, torch.Generator().manual_seed(1234))
-
-
-def denoising(model: torch.nn.Module, test: Split, cfg: RunConfig, device: torch.device) -> dict[str, float]:
-    """Test MSE and SSIM of the model's output from the noisy test images against the clean ones."""
-    x = to_float(test.x)
-    out = torch.cat([reconstruct(model, noisy, device) for noisy in noisy_test(test, cfg).split(1000)])
-    return {"mse": mse(x, out).mean().item(), "ssim": ssim(x, out).mean().item()}
+NOISE_SEED = 1234  # the noisy test images a denoising preset and PCA are both scored on
 
 
 def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.device,
@@ -99,7 +69,7 @@ def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.dev
     m = evaluate(model, test, device)
     end = {"mse": m["mse"], "ssim": m["ssim"], "psnr": m["psnr"]}
     if cfg.train.denoising:
-        end["denoising"] = denoising(model, test, cfg, device)
+        end["denoising"] = denoising_scores(model, test, cfg.train.noise, cfg.train.noise_level, NOISE_SEED, device)
     for b in pending:  # ended before this budget: its score is the end's
         marks[b] = {"mse": end["mse"], "ssim": end["ssim"]}
     return {"status": history.status, "epochs": len(history.epochs), "steps": history.steps,
@@ -112,7 +82,8 @@ def row_for(name: str, cfg: RunConfig, train: Split, test: Split, device: torch.
     r = time_to_quality(cfg, train, test, device, budgets)
     p = pca.get(cfg.model.latent_dim, {"mse": math.nan, "ssim": math.nan})
     if cfg.train.denoising:
-        r["pca_denoising"] = pca_scores(train, test, (cfg.model.latent_dim,), noisy_test(test, cfg))[cfg.model.latent_dim]
+        noisy = noisy_images(test, cfg.train.noise, cfg.train.noise_level, NOISE_SEED)
+        r["pca_denoising"] = pca_scores(train, test, (cfg.model.latent_dim,), noisy)[cfg.model.latent_dim]
     return {"preset": name, "title": PRESETS[name].title, "model": cfg.model.kind, "dataset": cfg.data.name,
             "latent_dim": cfg.model.latent_dim, **r, "pca_mse": p["mse"], "pca_ssim": p["ssim"],
             "promised_seconds": PRESETS[name].seconds}

@@ -62,3 +62,16 @@ def test_a_denoising_model_raises_psnr():
                                             noise_level=0.4))
     demo = denoise_demo(model, test, "gaussian", 0.4, n_score=200)
     assert demo.gain > 2.0, (demo.mean_psnr_noisy, demo.mean_psnr_reconstructed)
+
+
+def test_denoising_scores_of_an_identity_model_are_the_noise_itself(tiny_split):
+    from aecore.data import to_float
+    from aecore.denoise import denoising_scores, noisy_images
+    from aecore.metrics import mse
+
+    noisy = noisy_images(tiny_split, "gaussian", 0.3, seed=5)
+    assert torch.equal(noisy, noisy_images(tiny_split, "gaussian", 0.3, seed=5))
+    scores = denoising_scores(Identity(), tiny_split, "gaussian", 0.3, seed=5)
+    expected = float(mse(to_float(tiny_split.x), noisy).mean())
+    assert scores["mse"] == pytest.approx(expected, rel=1e-6) and expected > 0.01
+    assert denoising_scores(Identity(), tiny_split, "gaussian", 0.0)["mse"] == 0.0

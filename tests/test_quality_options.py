@@ -253,3 +253,25 @@ def test_a_sharp_preset_trains_saves_and_loads_with_its_batch_norm_statistics(tm
     x = to_float(load_dataset(cfg.data)[1].x)
     with torch.no_grad():
         assert torch.equal(model(x), result.model.eval()(x))  # running statistics came back too
+
+
+@pytest.mark.parametrize("name", [n for n, p in PRESETS.items() if p.seconds and p.config.data.name.endswith("-sample")])
+def test_each_demo_preset_beats_pca_with_its_code_size_on_its_own_sample(name):
+    """The quality claim behind every demo preset, as trained from the Train page; a denoising preset on its own
+    task (its noise in, the clean image the target) against PCA projecting the same noisy images."""
+    from aecore.denoise import denoising_scores, noisy_images
+    from aecore.presets import get_preset
+    from aecore.reference import pca_scores
+    from aecore.train import train_run
+
+    cfg = get_preset(name)
+    result = train_run(cfg, "cpu")
+    assert result.history.ok, result.history.message
+    train, test = load_dataset(cfg.data)
+    k, t = cfg.model.latent_dim, cfg.train
+    if t.denoising:
+        scores = denoising_scores(result.model, test, t.noise, t.noise_level, seed=7)
+        pca = pca_scores(train, test, (k,), noisy_images(test, t.noise, t.noise_level, seed=7))[k]
+    else:
+        scores, pca = result.metrics, pca_scores(train, test, (k,))[k]
+    assert scores["ssim"] > pca["ssim"] and scores["mse"] < pca["mse"], (scores, pca)

@@ -64,3 +64,24 @@ def test_the_bundled_reference_folder_is_read_by_default():
     assert REFERENCE_DIR.name == "references" and REFERENCE_DIR.parent.name == "aecore"
     path = REFERENCE_DIR / "fashion-mnist.json"
     assert (load_reference("fashion-mnist") is not None) == path.is_file()
+
+
+def test_pca_scores_fall_with_more_components_and_project_the_inputs_given():
+    import torch
+
+    from aecore.config import DataConfig
+    from aecore.data import load_dataset, to_float
+    from aecore.denoise import noisy_images
+    from aecore.metrics import mse
+    from aecore.reference import pca_scores
+
+    train, test = load_dataset(DataConfig(limit_train=1000, limit_test=200))
+    scores = pca_scores(train, test, (2, 32, 784, 5000))
+    assert list(scores) == [2, 32, 784]  # no more components than pixels
+    assert scores[2]["mse"] > scores[32]["mse"] > scores[784]["mse"]
+    assert scores[784]["mse"] < 1e-6 and scores[784]["ssim"] > 0.999  # every direction: the images come back
+    noisy = noisy_images(test, "gaussian", 0.3, seed=1)
+    denoised = pca_scores(train, test, (32, 784), noisy)
+    assert denoised[784]["mse"] == pytest.approx(float(mse(to_float(test.x), noisy).mean()), rel=1e-3)
+    assert denoised[32]["mse"] < denoised[784]["mse"]  # a few components keep the image and drop most noise
+    assert torch.equal(noisy, noisy_images(test, "gaussian", 0.3, seed=1))
