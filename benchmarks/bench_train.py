@@ -8,7 +8,9 @@ The classic loop is `torchvision.datasets.FashionMNIST` with `transforms.ToTenso
 60,000 images. Both use batch 128, Adam 1e-3 and the model's own loss (MSE for the autoencoders).
 Also printed: the fp32 matrix-multiply throughput of this machine, measured here, and the share of
 it that `fit` reaches (FLOPs of one training step counted by torch's FlopCounterMode), and bf16
-autocast with the loss it reaches next to fp32's. `--profile` adds where fit's time goes, per operator.
+autocast with the loss it reaches next to fp32's. For a model below its target, one line says what bounds
+it: the step time the target asks for against the time the model's matrix products, convolutions and the Adam
+kernel take in fit (torch.profiler). `--profile` adds where fit's time goes, per operator.
 """
 
 from __future__ import annotations
@@ -121,6 +123,37 @@ def profile_fit(kind: str, train, seed: int, steps: int, rows: int = 12) -> str:
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
+# the model's own arithmetic and the Adam update (fused: one kernel for every parameter), which any loop runs
+KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::convolution_backward", "aten::_convolution",
+           "aten::mkldnn_convolution", "aten::_fused_adam_"}
+
+
+def kernel_share(kind: str, train, seed: int, steps: int = 60) -> float:
+    """Share of fit's CPU time (torch.profiler's self times over `steps` steps) spent in matrix products,
+    convolutions and the Adam kernel: the part no loop around the model can shorten."""
+    from torch.profiler import profile
+
+    torch.manual_seed(seed)
+    model = build_model(default_config(kind), (1, 28, 28))
+    cfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, val_fraction=0.0, patience=0, seed=seed)
+    fit(model, train.take(slice(0, 128 * 5)), None, cfg, "cpu")
+    with profile() as prof:
+        fit(model, train.take(slice(0, 128 * steps)), None, cfg, "cpu")
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    return sum(e.self_cpu_time_total for e in events if e.key in KERNELS) / total
+
+
+def bound(kind: str, classic_ips: float, fit_ips: float, share: float) -> str:
+    """What a speed target asks of one step of batch 128 against what the model's kernels take alone."""
+    step, need = 128e3 / fit_ips, 128e3 / (TARGETS[kind] * classic_ips)  # ms
+    kernels = share * step
+    verdict = ("out of reach while those kernels run at this speed" if kernels >= need
+               else f"{step - need:.1f} ms of the {step - kernels:.1f} ms outside them would have to go")
+    return (f"{kind}: a fit step takes {step:.1f} ms, {kernels:.1f} ms ({share:.0%}) of it in matrix products, "
+            f"convolutions and the Adam kernel; {TARGETS[kind]:g}x the classic loop needs {need:.1f} ms a step: {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="../shared/datasets", help="torchvision root holding FashionMNIST/raw")
@@ -140,7 +173,7 @@ def main() -> None:
     header = (f"{'model':8} {'classic img/s':>13} {'fit img/s':>10} {'ratio':>6} {'target':>6} "
               f"{'fit GFLOP/s':>11} {'of peak':>7} {'loss classic':>12} {'loss fit':>9} {'bf16 img/s':>10} {'loss bf16':>9}")
     print(header + "\n" + "-" * len(header))
-    missed = []
+    missed, bounds = [], []
     for kind in args.models.split(","):
         classic_ips, fit_ips = 0.0, 0.0
         peak = max(peak, matmul_gflops())  # a peak measured while a neighbour is busy reads low, and every share high
@@ -155,6 +188,8 @@ def main() -> None:
         target = TARGETS.get(kind, 1.0)
         if ratio < target or gflops / peak < PEAK_TARGETS.get(kind, 0.0):
             missed.append(kind)
+        if ratio < target:
+            bounds.append((kind, classic_ips, fit_ips))
         print(f"{kind:8} {classic_ips:13,.0f} {fit_ips:10,.0f} {ratio:5.2f}x {target:5.1f}x {gflops:11.1f} "
               f"{gflops / peak:7.0%} {classic_loss:12.4f} {fit_loss:9.4f} {bf16_ips:10,.0f} {bf16_loss:9.4f}", flush=True)
     if "mlp_ae" in args.models.split(","):
@@ -162,6 +197,10 @@ def main() -> None:
         print(f"\nmlp_ae's own matrix products (batch 128), timed alone, reach {ceiling:.0%} of the peak: "
               "the ceiling for any training step of this model at this batch size on this machine.")
     print(f"\nfp32 matmul peak, highest measured: {peak:.1f} GFLOP/s")
+    if bounds:
+        print("\nwhat bounds the models below their target (kernel share from torch.profiler over 60 steps):")
+        for kind, classic_ips, fit_ips in bounds:
+            print("  " + bound(kind, classic_ips, fit_ips, kernel_share(kind, train, args.seed)))
     if args.profile:
         for kind in args.models.split(","):
             print(f"\n{kind}: where one fit epoch's time goes (torch.profiler, {args.profile} steps)")
