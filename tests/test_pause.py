@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+import pytest
 import torch
 
 from aecore.background import Executor
@@ -118,3 +119,30 @@ def test_pause_and_resume_of_unknown_or_queued_jobs():
     reg.stop(job_id)
     gate.set()
     reg.executor.wait(blocker, 10)
+
+
+def test_a_pause_counts_in_neither_the_training_time_nor_the_images_per_second():
+    """A paused job waits inside should_stop; that wait is not training, so fit's clock leaves it out."""
+    from aecore.data import load_dataset
+    from aecore.models import build_model
+    from aecore.train import fit
+
+    train, _ = load_dataset(DataConfig(limit_train=1200))
+    cfg = TrainConfig(epochs=1, batch_size=100, patience=0, val_fraction=0.0)
+    asked, speeds = [0], []
+
+    def should_stop() -> bool:  # held for 1.5 s at the fifth batch, as a pause holds it
+        asked[0] += 1
+        if asked[0] == 5:
+            time.sleep(1.5)
+        return False
+
+    model = build_model(ModelConfig(latent_dim=8), train.shape, seed=0)
+    began = time.perf_counter()
+    history = fit(model, train, None, cfg, "cpu", on_step=lambda e: speeds.append(e.images_per_sec), should_stop=should_stop)
+    wall = time.perf_counter() - began
+    assert history.steps == 12 and asked[0] == 12
+    assert history.seconds <= wall - 1.45, (history.seconds, wall)
+    assert history.epochs[0]["seconds"] <= history.seconds
+    assert history.images_per_sec == pytest.approx(1200 / history.seconds, rel=1e-6)
+    assert speeds[-1] > 1200 / (wall - 1.4)  # the live speed leaves the pause out too
