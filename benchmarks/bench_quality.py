@@ -13,6 +13,9 @@ preset is scored twice: on clean test images like every preset, and on its own t
 training noise (seeded) in and the clean ones as the target, against PCA projecting the same noisy images.
 A whole run (every preset, the default budgets) writes aecore/references/<dataset>.json, which the app shows;
 a partial one writes only to `--out FILE`.
+
+`--ablation` instead trains the best-minute preset with each of its sharpness options undone in turn, and each
+architecture option the Train page offers added in turn, for 60 s each: what every option buys at equal time.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ NOISE_SEED = 1234  # the noisy test images a denoising preset and PCA are both s
 
 
 def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.device,
-                    budgets: tuple[float, ...]) -> dict:
-    """Train cfg's model with `fit`, scoring the test split at each budget of training seconds, then at the end."""
+                    budgets: tuple[float, ...], to_the_end: bool = False) -> dict:
+    """Train cfg's model with `fit`, scoring the test split at each budget of training seconds, then at the end
+    (after the last budget, or `to_the_end` of its epochs)."""
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
     model = new_model(cfg, train.shape).to(device)
     start, scoring = time.perf_counter(), 0.0  # seconds spent scoring are taken off the training clock
@@ -64,7 +68,8 @@ def time_to_quality(cfg: RunConfig, train: Split, test: Split, device: torch.dev
             model.train()
             marks[pending.pop(0)] = {"mse": m["mse"], "ssim": m["ssim"]}
 
-    history = fit(model, train, val, cfg.train, device, on_step, lambda: trained() >= max(budgets))
+    limit = math.inf if to_the_end else max(budgets)
+    history = fit(model, train, val, cfg.train, device, on_step, lambda: trained() >= limit)
     seconds = trained()
     m = evaluate(model, test, device)
     end = {"mse": m["mse"], "ssim": m["ssim"], "psnr": m["psnr"]}
@@ -108,6 +113,29 @@ def show(rows: list[dict], budgets: tuple[float, ...], pca: dict[int, dict[str, 
             print(f"{'PCA':13} {'':7} {k:>3} {'':>5}" + f" {pca[k]['ssim']:6.3f}/{pca[k]['mse']:.4f}" * len(budgets))
 
 
+def ablation(train: Split, test: Split, device: torch.device, budgets: tuple[float, ...]) -> None:
+    """best-minute, then one option changed per row, each scored at the same seconds and trained to its end
+    (its one-cycle rate spans all its epochs: a slower variant cut at 60 s would be cut before its rate fell)."""
+    base = dataclasses.replace(get_preset("best-minute"), data=DataConfig(name="fashion-mnist"))
+    m, t = base.model, base.train
+    variants = {
+        "best-minute": base,
+        "- batch norm": dataclasses.replace(base, model=dataclasses.replace(m, norm="none")),
+        "- SSIM in the loss": dataclasses.replace(base, model=dataclasses.replace(m, recon_loss="mse")),
+        "- one-cycle rate": dataclasses.replace(base, train=dataclasses.replace(t, lr_schedule="constant", lr=1e-3)),
+        "+ resize upsampling": dataclasses.replace(base, model=dataclasses.replace(m, upsample="nearest")),
+        "+ 2 convs per level": dataclasses.replace(base, model=dataclasses.replace(m, convs_per_level=2)),
+        "+ wider (64, 128)": dataclasses.replace(base, model=dataclasses.replace(m, hidden=(64, 128))),
+    }
+    marks = "".join(f" {f'@{b:g}s':>13}" for b in budgets)
+    header = f"{'best-minute, one change':24} {'steps':>5}{marks} {'end SSIM/MSE':>13} {'secs':>6}"
+    print(header + "\n" + "-" * len(header))
+    for name, cfg in variants.items():
+        r = time_to_quality(cfg, train, test, device, budgets, to_the_end=True)
+        cells = "".join(f" {r['at'][str(b)]['ssim']:6.3f}/{r['at'][str(b)]['mse']:.4f}" for b in budgets)
+        print(f"{name:24} {r['steps']:>5}{cells} {r['ssim']:6.3f}/{r['mse']:.4f} {r['seconds']:6.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="../shared/datasets", help="torchvision root holding FashionMNIST/raw")
@@ -115,6 +143,8 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)), help="training seconds to score at")
     parser.add_argument("--no-own", action="store_true", help="skip the demo presets on their own datasets")
+    parser.add_argument("--ablation", action="store_true",
+                        help="best-minute with one option changed per row, scored at 15, 30 and 60 s (nothing written)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", help="JSON file to write (default aecore/references/<dataset>.json; '' for none)")
     args = parser.parse_args()
@@ -135,6 +165,11 @@ def main() -> None:
     print(f"{args.dataset}: {len(train)} train / {len(test)} test, device {device}, {torch.get_num_threads()} threads, "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"mean image: SSIM {mean_image['ssim']:.3f}  MSE {mean_image['mse']:.4f}\n")
+    if args.ablation:
+        ablation(train, test, device, tuple(b for b in budgets if b <= 60))
+        print(f"PCA with 64 numbers: {pca[64]['ssim']:.3f}/{pca[64]['mse']:.4f}; benchmark took "
+              f"{time.perf_counter() - began:.0f} s; load average now {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     rows = [row_for(n, dataclasses.replace(get_preset(n), data=data), train, test, device, budgets, pca) for n in names]
     show(rows, budgets, pca)
     own = []
