@@ -80,8 +80,10 @@ class ModelConfig:
     ssim_weight: float = 1.0  # with mse_ssim / l1_ssim: loss = pixel error + ssim_weight x (1 - SSIM)
     # convolutional models only; the defaults are the classic tutorial network
     norm: str = "none"  # "batch": batch normalisation after every hidden convolution
+    # the next two are for scripts: neither bought sharpness per second (bench_quality.py --ablation), so the
+    # Train page does not offer them
     upsample: str = "transpose"  # "nearest": nearest-neighbour resize then a 3x3 convolution (no checkerboard)
-    convs_per_level: int = 1  # convolutions per resolution: extra ones are stride 1, cheap capacity
+    convs_per_level: int = 1  # convolutions per resolution: extra ones are stride 1, more capacity
 
     def __post_init__(self) -> None:
         _check_choice("model kind", self.kind, MODEL_KINDS)

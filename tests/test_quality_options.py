@@ -191,9 +191,9 @@ def test_train_page_has_every_sharpness_option_with_help(monkeypatch, tmp_path):
     for key in OPTION_KEYS:
         assert at.get_by_key(key).help, key
     at.selectbox(key="model").set_value("mlp_ae").run()
-    assert at.checkbox(key="batch_norm").disabled and at.selectbox(key="upsample").disabled
+    assert at.checkbox(key="batch_norm").disabled
     at.selectbox(key="model").set_value("conv_ae").run()
-    assert not at.checkbox(key="batch_norm").disabled and not at.number_input(key="convs_per_level").disabled
+    assert not at.checkbox(key="batch_norm").disabled
     at.selectbox(key="recon_loss").set_value("mse").run()
     assert at.slider(key="ssim_weight").disabled
     at.selectbox(key="recon_loss").set_value("mse_ssim").run()
@@ -212,10 +212,13 @@ def test_the_options_flow_from_the_widgets_into_the_config():
 
     conv = RunConfig(model=ModelConfig("conv_ae", 64, (32, 64)))
     v = option_values(conv) | {"recon_loss": "l1_ssim", "ssim_weight": 0.5, "lr_schedule": "cosine", "warmup": 0.2,
-                               "batch_norm": True, "upsample": "nearest", "convs_per_level": 2}
+                               "batch_norm": True}
     cfg = apply_options(conv, v)
     assert (cfg.model.recon_loss, cfg.model.norm, cfg.model.upsample, cfg.model.convs_per_level) == \
-        ("l1_ssim", "batch", "nearest", 2)
+        ("l1_ssim", "batch", "transpose", 1)
+    scripted = RunConfig(model=ModelConfig("conv_ae", 64, (32, 64), upsample="nearest", convs_per_level=2))
+    kept = apply_options(scripted, v).model  # options the page does not offer are kept as they were
+    assert (kept.upsample, kept.convs_per_level) == ("nearest", 2)
     assert (cfg.train.lr_schedule, cfg.train.warmup) == ("cosine", 0.2) and option_values(cfg) == v
     mlp = apply_options(RunConfig(), v)  # conv-only options do not reach a fully connected model
     assert (mlp.model.norm, mlp.model.upsample, mlp.model.convs_per_level) == ("none", "transpose", 1)

@@ -34,8 +34,8 @@ LIMITS: dict[str, Between | tuple] = {
     "dataset": DATASET_NAMES, "model": MODEL_KINDS, "noise": NOISE_KINDS,
     "latent_dim": Between(1, 512), "epochs": Between(1, 500), "lr": Between(0.0001, 1.0),
     "patience": Between(0, 100), "noise_level": Between(0.0, 1.0), "seed": Between(0, MAX_SEED),
-    "ssim_weight": Between(0.1, 3.0), "warmup": Between(0.0, 0.5), "convs_per_level": Between(1, 4),
-    "recon_loss": (), "lr_schedule": (), "upsample": (), "batch_norm": (),  # () : RunConfig's checks alone
+    "ssim_weight": Between(0.1, 3.0), "warmup": Between(0.0, 0.5),
+    "recon_loss": (), "lr_schedule": (), "batch_norm": (),  # () : RunConfig's checks alone
 }
 
 
