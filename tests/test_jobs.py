@@ -11,7 +11,7 @@ import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.background import Executor
-from aecore.train import READ_EVERY
+from aecore.step_log import READ_EVERY
 from aecore.jobs import JobRegistry
 from aecore.models import default_config
 from aecore.runs import list_runs, load_run

@@ -8,7 +8,8 @@ import torch
 from aecore.config import ModelConfig, TrainConfig
 from aecore.data import Split
 from aecore.models import build_model
-from aecore.train import READ_EVERY, TrainEvent, fit
+from aecore.step_log import READ_EVERY
+from aecore.train import TrainEvent, fit
 
 STEPS = 600
 
