@@ -260,6 +260,11 @@ def registry() -> JobRegistry:
         return _registry
 
 
+def on_cluster() -> bool:
+    """Whether training jobs go to a Ray cluster (`AECORE_RAY_ADDRESS` set), so pages can say "worker"."""
+    return bool(os.environ.get("AECORE_RAY_ADDRESS"))
+
+
 def start(cfg: RunConfig, keep_partial: bool = False) -> str:
     """Queue a training job in the process-wide registry; returns its id."""
     return registry().start(cfg, keep_partial)

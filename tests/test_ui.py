@@ -97,3 +97,20 @@ def test_progress_text_names_epoch_and_batch():
 def test_file_name_is_safe():
     assert file_name("mlp_ae · fashion-mnist-sample · z32") == "mlp_ae-fashion-mnist-sample-z32.zip"
     assert file_name("../../") == "run.zip"
+
+
+@pytest.mark.parametrize("address, word", [("", "a training place is free"), ("ray://head:10001", "free worker")])
+def test_a_waiting_job_says_what_it_waits_for_on_one_machine_or_a_cluster(monkeypatch, address, word):
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        from aecore.config import RunConfig
+        from aecore.jobs import Progress
+        from ui.progress import show_queued
+
+        show_queued(Progress("j1", "queued", RunConfig(), queue_position=2))
+
+    monkeypatch.setenv("AECORE_RAY_ADDRESS", address)
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert "number 2 in line" in at.info[0].value and word in at.info[0].value

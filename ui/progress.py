@@ -58,8 +58,13 @@ def progress_text(p: aecore.jobs.Progress) -> str:
 
 def show_queued(p: aecore.jobs.Progress) -> None:
     ahead = "next in line" if p.queue_position == 1 else f"number {p.queue_position} in line"
-    st.info(f"Waiting to start: this model is {ahead}. Another model is training, and this one starts as soon "
-            "as a slot is free.", icon=":material/hourglass_top:")
+    if aecore.jobs.on_cluster():
+        text = (f"Waiting to start: this model is {ahead} among this server's models waiting for the cluster. It "
+                "starts as soon as the cluster has a free worker for it.")
+    else:
+        text = (f"Waiting to start: this model is {ahead}. Another model is training, and this one starts as soon "
+                "as a training place is free.")
+    st.info(text, icon=":material/hourglass_top:")
     if st.button("Stop", key="stop", icon=":material/stop_circle:", help="Take this model out of the queue."):
         aecore.jobs.stop(p.job_id)
         st.rerun()
@@ -69,8 +74,9 @@ def show_running(p: aecore.jobs.Progress) -> None:
     paused = p.state == "paused"
     st.progress(p.fraction, text=("Paused · " if paused else "") + progress_text(p))
     if paused:
+        holds = "its worker on the cluster" if aecore.jobs.on_cluster() else "its training place"
         st.info("Paused. The model, what it has learned and its place in training are kept: Resume carries on "
-                "from this batch. While paused it still holds its training slot, so other models wait in line "
+                f"from this batch. While paused it still holds {holds}, so other models wait in line "
                 "until you resume or stop it.", icon=":material/pause_circle:")
     loss, speed, left, elapsed = st.columns(4)
     loss.metric("Loss", f"{p.loss:.4f}" if p.loss is not None else "—",
