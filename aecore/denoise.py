@@ -1,5 +1,5 @@
 """Denoising shown and scored: `denoise_demo(model, split, kind, level)` corrupts test images, rebuilds and scores them;
-`denoising_scores` scores a whole split so, the way a denoising model is measured on its own task.
+`denoising_scores` scores a whole split that way: how a denoising model is measured on its own task.
 
 The same seed gives the same images and the same noise, so two models on one dataset are compared on
 identical inputs. PSNR before (noisy vs clean) and after (reconstruction vs clean) is averaged over a

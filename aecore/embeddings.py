@@ -21,8 +21,9 @@ SERIAL_BELOW = 1000  # maps of fewer points run on one thread: see _threads
 # openTSNE (Poličar et al. 2024, JSS 109) with scikit-learn's schedule halved: 250 iterations of early
 # exaggeration, then 250 more; PCA initialisation and learning rate n/12 (Belkina et al. 2019; Kobak &
 # Berens 2019). Barnes-Hut gradients with theta 0.7 (scikit-learn's `angle`): on 5,000 codes and 2 threads
-# they took 5.9 s against 14.0 s for openTSNE's FFT gradients (Linderman et al. 2019), which pay off only
-# beyond about 10,000 points and do not run in 3-D, at the same trustworthiness (0.9977).
+# they took 6.5 s against 14.0 s for openTSNE's FFT gradients (Linderman et al. 2019), which pay off only
+# beyond about 10,000 points and do not run in 3-D, and 7.6 s for scikit-learn's, at the same trustworthiness
+# (0.9977).
 # benchmarks/bench_tsne.py measures it against scikit-learn's TSNE.
 TSNE_ITERS = (250, 250)
 TSNE_THETA = 0.7
