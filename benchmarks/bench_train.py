@@ -126,18 +126,22 @@ def fit_epoch(kind: str, train, seed: int, device: torch.device, bf16: bool = Fa
     return history.images_per_sec, sum(losses[-100:]) / len(losses[-100:])
 
 
-def profile_fit(kind: str, train, seed: int, steps: int, rows: int = 12) -> str:
-    """torch.profiler's table of the operators that take the most time in `steps` of fit, after a warm-up."""
+def profiled_fit(kind: str, train, seed: int, steps: int):
+    """torch.profiler's record of `steps` steps of fit on the CPU, after a warm-up of five."""
     from torch.profiler import profile
 
     torch.manual_seed(seed)
     model = build_model(default_config(kind), (1, 28, 28))
     cfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, val_fraction=0.0, patience=0, seed=seed)
-    part = train.take(slice(0, 128 * steps))
     fit(model, train.take(slice(0, 128 * 5)), None, cfg, "cpu")
     with profile() as prof:
-        fit(model, part, None, cfg, "cpu")
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+        fit(model, train.take(slice(0, 128 * steps)), None, cfg, "cpu")
+    return prof
+
+
+def profile_fit(kind: str, train, seed: int, steps: int, rows: int = 12) -> str:
+    """The table of the operators that take the most time in `steps` of fit."""
+    return profiled_fit(kind, train, seed, steps).key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
 # the model's own arithmetic and the Adam update (fused: one kernel for every parameter), which any loop runs
@@ -148,15 +152,7 @@ KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::convolution_backward",
 def kernel_share(kind: str, train, seed: int, steps: int = 60) -> float:
     """Share of fit's CPU time (torch.profiler's self times over `steps` steps) spent in matrix products,
     convolutions and the Adam kernel: the part no loop around the model can shorten."""
-    from torch.profiler import profile
-
-    torch.manual_seed(seed)
-    model = build_model(default_config(kind), (1, 28, 28))
-    cfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, val_fraction=0.0, patience=0, seed=seed)
-    fit(model, train.take(slice(0, 128 * 5)), None, cfg, "cpu")
-    with profile() as prof:
-        fit(model, train.take(slice(0, 128 * steps)), None, cfg, "cpu")
-    events = prof.key_averages()
+    events = profiled_fit(kind, train, seed, steps).key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     return sum(e.self_cpu_time_total for e in events if e.key in KERNELS) / total
 
