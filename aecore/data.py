@@ -1,8 +1,9 @@
 """Datasets by name, held in memory as uint8 tensors: `load_dataset(cfg) -> (train, test)`.
 
 Bundled samples (real FashionMNIST and MNIST images shipped in `aecore/samples/`) and scikit-learn's
-digits work offline; the full FashionMNIST and MNIST come through `torchvision.datasets` from
-`AECORE_DATA_DIR` (default `./data`). Labels travel with the images for colouring plots only.
+digits work offline; the full FashionMNIST and MNIST are read from torchvision's layout under
+`AECORE_DATA_DIR` (default `./data`), header first (`aecore.idx`), so a damaged file is a `DatasetUnavailable`
+that names it. Labels travel with the images for colouring plots only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import Tensor
 
 from . import background
 from .config import DataConfig
+from .idx import IdxError, read_idx
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -32,10 +34,11 @@ DATASET_INFO = {
     "mnist": "MNIST (torchvision, 60,000 train / 10,000 test)",
 }
 _TORCHVISION = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 class DatasetUnavailable(RuntimeError):
-    """A torchvision dataset is not on disk and was not (or could not be) downloaded."""
+    """A torchvision dataset is not on disk, is damaged, or could not be downloaded; the message says which."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +108,7 @@ def is_available(name: str, root: str | Path | None = None) -> bool:
     if name not in _TORCHVISION:
         return True
     raw = Path(root or data_dir()) / _TORCHVISION[name] / "raw"
-    return all(any(raw.glob(f"{stem}*")) for stem in ("train-images", "t10k-images", "train-labels", "t10k-labels"))
+    return all((raw / f).exists() or (raw / f"{f}.gz").exists() for f in RAW_FILES)
 
 
 def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:
@@ -154,22 +157,39 @@ def _load_digits() -> tuple[Split, Split]:
 
 
 def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
-    if not download and not is_available(name, root):
+    folder = _TORCHVISION[name]
+    if download and not is_available(name, root):
+        from .download import download_dataset  # a cycle: download.py names its files with this module's tables
+
+        download_dataset(name, root)
+    if not is_available(name, root):
         raise DatasetUnavailable(
             f"{DATASET_INFO[name]} is not in {root.resolve()}. Download it (on a machine with internet: "
             f"download=True, `--download` on the command line, or the Download button in the app), set "
-            f"AECORE_DATA_DIR to a folder that holds {_TORCHVISION[name]}/raw, or use a bundled sample."
+            f"AECORE_DATA_DIR to a folder that holds {folder}/raw, or use a bundled sample."
         )
-    from .tv import import_torchvision
-
-    datasets = import_torchvision().datasets
-    cls = getattr(datasets, _TORCHVISION[name])
-    try:
-        parts = [cls(str(root), train=train, download=download) for train in (True, False)]
-    except (RuntimeError, OSError) as err:
-        raise DatasetUnavailable(f"could not load {DATASET_INFO[name]} from {root.resolve()}: {err}") from err
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
-    return tuple(Split(p.data.unsqueeze(1).contiguous(), p.targets.long(), classes) for p in parts)  # type: ignore[return-value]
+    raw = root / folder / "raw"
+    try:
+        return tuple(_read_split(raw, prefix, classes) for prefix in ("train", "t10k"))  # type: ignore[return-value]
+    except IdxError as err:
+        raise DatasetUnavailable(
+            f"{DATASET_INFO[name]} cannot be loaded: {err}. Delete the damaged file and download it again "
+            f"(the Download button, or `--download`), or use a bundled sample."
+        ) from err
+
+
+def _read_split(raw: Path, prefix: str, classes: tuple[str, ...]) -> Split:
+    """One split from its IDX pair, header first (aecore.idx): never torchvision's reader, which unpickles caches."""
+    x = read_idx(raw / f"{prefix}-images-idx3-ubyte", rank=3, side=28)
+    y = read_idx(raw / f"{prefix}-labels-idx1-ubyte", rank=1)
+    labels = raw / f"{prefix}-labels-idx1-ubyte"
+    if len(y) != len(x):
+        raise IdxError(f"{labels.name} in {raw} holds {len(y):,} labels for {len(x):,} images")
+    if len(y) and int(y.max()) >= len(classes):
+        raise IdxError(f"{labels.name} in {raw} holds label {int(y.max())}; this dataset's classes are 0 to "
+                       f"{len(classes) - 1}")
+    return Split(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), classes)
 
 
 def pick_images(labels: np.ndarray, n: int, seed: int = 0, label: int | None = None) -> np.ndarray:
