@@ -4,9 +4,12 @@ Run it with `streamlit run app.py`. Each page is one file in pages/ that calls `
 it draws anything; add a page to the app with one line in PAGES.
 """
 
+import logging
+
 import streamlit as st
 
 from aecore.memory import start_trimming
+from aecore.settings import problems
 from ui.shell import run_in_shell, show_navigation
 from ui.sidebar import show_sidebar
 
@@ -26,5 +29,12 @@ PAGES = [
 
 start_trimming()  # once per server: memory freed by finished sessions and jobs goes back to the system
 page = show_navigation(PAGES)  # the only navigation: ui/shell.py says how the pages/ folder's own is kept away
+if bad := problems():  # checked before any page reads a setting, and shown whole on every page (they name no secret)
+    logging.getLogger("aecore.settings").error("bad settings: %s", " ".join(bad))
+    st.error("This server's settings need fixing before anything can be trained or shown. Whoever started it should "
+             "fix the setting below and start it again.", icon=":material/settings_alert:")
+    for sentence in bad:
+        st.code(sentence, language=None, wrap_lines=True)
+    st.stop()
 show_sidebar()
 run_in_shell(page)

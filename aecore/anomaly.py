@@ -9,7 +9,7 @@ the one-class set-up of Ruff et al. 2018 (Deep SVDD, ICML) with the autoencoder 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import env_int
+from . import settings
 
 log = logging.getLogger(__name__)
 KINDS = ("train", "compute")
@@ -269,8 +269,7 @@ def executor() -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = Executor({"train": env_int("AECORE_MAX_JOBS", 1, 1, 256),
-                                  "compute": env_int("AECORE_MAX_COMPUTE", 1, 1, 256)})
+            _executor = Executor({"train": settings.max_jobs(), "compute": settings.max_compute()})
         return _executor
 
 

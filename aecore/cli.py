@@ -21,7 +21,8 @@ from .config import (
     DataConfig, ModelConfig, RunConfig, TrainConfig,
 )
 from .data import DATASET_INFO
-from .device import check_device_name, pick_device
+from .device import pick_device
+from .settings import check_device_name
 from .presets import PRESETS, get_preset
 
 # flag -> (config section, field); the dataset and model kind get short names

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -30,19 +29,20 @@ from typing import Any
 import ray
 import safetensors.torch
 
+from . import settings
 from .background import Context, Executor, Outcome
 from .config import RunConfig, from_dict, to_dict
 from .device import pick_device, set_threads
 from .jobs import JobRegistry, follow_events, save_result
 from .models import build_model
+from .settings import check_ray_address
 from .train import TrainEvent, TrainResult, train_run
 
 log = logging.getLogger(__name__)
-ADDRESS = "AECORE_RAY_ADDRESS"
+ADDRESS = settings.RAY_ADDRESS
 HAND_OVER_SECONDS = 0.1  # how often a worker hands over its events and hears a stop; the server drains as often
 CANCEL_AFTER = 20.0  # seconds a stopped task has to end by itself (it checks every batch) before Ray kills it
 IN_FLIGHT = 1024  # jobs followed at once: far more than a class starts, since Ray's scheduler does the queueing
-_ADDRESS_FORM = re.compile(r"local|auto|ray://[^\s/]+:\d+|[^\s/:]+:\d+")
 
 
 class WorkerLost(RuntimeError):
@@ -58,25 +58,6 @@ class Worker:
     node_id: str
     started: float
     ended: float | None = None
-
-
-def check_address(address: str) -> str:
-    """`address` if it is local, auto, ray://host:port or host:port; ValueError naming the variable otherwise."""
-    if not _ADDRESS_FORM.fullmatch(address):
-        raise ValueError(f"{ADDRESS} must be local, auto, ray://HOST:PORT (the head's client port, 10001) or "
-                         f"HOST:PORT (the head's GCS port, 6379), got {address!r}; fix or unset it")
-    return address
-
-
-def _env_float(name: str, default: float, hi: float) -> float:
-    text = os.environ.get(name, "").strip()
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= hi:
-        raise ValueError(f"{name} must be a number from 0 to {hi:g}, got {text!r}; fix or unset it")
-    return value
 
 
 def connect(address: str) -> None:
@@ -167,7 +148,7 @@ class RayTraining:
     """How a registry's jobs train on Ray: one call per job, in the job's executor thread, until it has ended."""
 
     def __init__(self, address: str, cpus: float, gpus: float):
-        self.address, self.cpus, self.gpus = check_address(address), cpus, gpus
+        self.address, self.cpus, self.gpus = check_ray_address(address), cpus, gpus
         self._waiting: list[str] = []  # jobs handed to Ray that no worker has picked up yet, oldest first
         self._workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
@@ -294,8 +275,5 @@ def _result(cfg: RunConfig, out: dict) -> TrainResult:
 
 def ray_registry(root: str | Path | None = None, address: str | None = None) -> JobRegistry:
     """A job registry whose jobs train on Ray at `address` (default `AECORE_RAY_ADDRESS`)."""
-    training = RayTraining(address or os.environ.get(ADDRESS, "local"), _env_float("AECORE_RAY_CPUS", 1.0, 1024),
-                           _env_float("AECORE_RAY_GPUS", 0.0, 64))
-    if training.cpus <= 0:
-        raise ValueError("AECORE_RAY_CPUS must be more than 0: a job with no CPU never gets a worker")
+    training = RayTraining(address or settings.ray_address() or "local", settings.ray_cpus(), settings.ray_gpus())
     return JobRegistry(executor=Executor({"train": IN_FLIGHT, "compute": 1}), root=root, train=training)

@@ -8,7 +8,6 @@ that names it. Labels travel with the images for colouring plots only.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +19,7 @@ from torch import Tensor
 from . import background
 from .config import DataConfig
 from .idx import IdxError, read_idx
+from .settings import data_dir
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -65,11 +65,6 @@ class Split:
 
     def take(self, idx: Tensor | slice) -> Split:
         return Split(self.x[idx], self.y[idx], self.classes)
-
-
-def data_dir() -> Path:
-    """Root of torchvision datasets: `AECORE_DATA_DIR`, default `./data`."""
-    return Path(os.environ.get("AECORE_DATA_DIR", "data"))
 
 
 def to_float(x: Tensor, device: torch.device | str | None = None) -> Tensor:

@@ -8,21 +8,21 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
 from . import background
-from .settings import env_int
+from . import settings
+from .settings import check_device_name
 
 _threads_set = False
 
 
 def pick_device(prefer: str = "auto") -> torch.device:
     """CUDA, then Apple MPS, then CPU; `prefer` (or AECORE_DEVICE) forces one, which must be present here."""
-    prefer = os.environ.get("AECORE_DEVICE", prefer)
+    prefer = settings.device(prefer)
     if prefer != "auto":
         return _present(check_device_name(prefer))
     if torch.cuda.is_available():
@@ -30,13 +30,6 @@ def pick_device(prefer: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def check_device_name(name: str) -> str:
-    """`name` if it is auto, cpu, cuda, cuda:N or mps; ValueError otherwise."""
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
-    return name
 
 
 def _present(name: str) -> torch.device:
@@ -53,7 +46,7 @@ def set_threads(n: int | None = None) -> int:
     """Set torch's intra-op threads once per process (AECORE_THREADS, default: every CPU it may use)."""
     global _threads_set
     if not _threads_set:
-        n = n or env_int("AECORE_THREADS", 0, 0, 1024) or available_cpus()
+        n = n or settings.threads() or available_cpus()
         torch.set_num_threads(n)
         _threads_set = True
     return torch.get_num_threads()

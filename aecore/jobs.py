@@ -11,7 +11,6 @@ With `AECORE_RAY_ADDRESS` set, `registry()` trains jobs on a Ray cluster instead
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import background
+from . import background, settings
 from .background import FINISHED, STATES, Context, Executor, Outcome, Stopped
 from .config import RunConfig
 from .device import pick_device, set_threads
@@ -251,7 +250,7 @@ def registry() -> JobRegistry:
     """The process-wide registry on the process-wide executor, made on first use."""
     global _registry
     with _registry_lock:
-        if _registry is None and os.environ.get("AECORE_RAY_ADDRESS"):
+        if _registry is None and settings.ray_address():
             from .cluster import ray_registry  # Ray is imported only when a cluster is asked for
 
             _registry = ray_registry()
@@ -262,7 +261,7 @@ def registry() -> JobRegistry:
 
 def on_cluster() -> bool:
     """Whether training jobs go to a Ray cluster (`AECORE_RAY_ADDRESS` set), so pages can say "worker"."""
-    return bool(os.environ.get("AECORE_RAY_ADDRESS"))
+    return settings.ray_address() is not None
 
 
 def start(cfg: RunConfig, keep_partial: bool = False) -> str:

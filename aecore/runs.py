@@ -31,6 +31,7 @@ from .config import RunConfig, to_dict
 from .run_format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
                          check_png, clean_name, dump_json, env_info, parse_json, preview_png, run_info, unzip_run)
 from .run_weights import check_size, model_from_weights
+from .settings import runs_dir
 from .train import TrainResult
 
 __all__ = ["JSON_FILES", "PREVIEW", "RUN_FILES", "SCHEMA_VERSION", "WEIGHTS", "RunError", "RunInfo", "default_name",
@@ -40,11 +41,6 @@ __all__ = ["JSON_FILES", "PREVIEW", "RUN_FILES", "SCHEMA_VERSION", "WEIGHTS", "R
 
 STALE_SECONDS = 24 * 3600  # a temp folder this old belongs to a save that was killed
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-
-
-def runs_dir() -> Path:
-    """Root of the store: `AECORE_RUNS_DIR`, default `./runs`."""
-    return Path(os.environ.get("AECORE_RUNS_DIR") or "runs")
 
 
 def default_name(cfg: RunConfig) -> str:

@@ -1,13 +1,22 @@
-"""Settings read from the environment (`AECORE_MAX_JOBS`, `AECORE_THREADS`), checked like any other input.
+"""Every `AECORE_*` environment variable, read and checked here and nowhere else.
 
-`env_int(name, default, lo, hi)` returns the variable as a whole number within bounds, or raises a
-ValueError that names the variable, so a typo in a deployment fails with a sentence, not a traceback deep in
-torch, and a value such as `AECORE_MAX_JOBS=0` cannot leave every job waiting for a slot that never opens.
+Each setting is a function that reads its variable now (tests and scripts change the environment), returns
+a checked value, or raises a ValueError whose one sentence names the variable and what it takes, so a typo in
+a deployment fails with a sentence, not a traceback deep in torch, and a value such as `AECORE_MAX_JOBS=0`
+cannot leave every job waiting for a slot that never opens. `problems()` checks them all at once: the app
+calls it before any page draws and shows what it finds on every page.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+RAY_ADDRESS_FORM = re.compile(r"local|auto|ray://[^\s/]+:\d+|[^\s/:]+:\d+")
+RAY_ADDRESS = "AECORE_RAY_ADDRESS"
 
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:
@@ -22,3 +31,97 @@ def env_int(name: str, default: int, lo: int, hi: int) -> int:
     if value is None or not lo <= value <= hi:
         raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {text!r}; fix or unset it")
     return value
+
+
+def env_float(name: str, default: float, lo: float, hi: float) -> float:
+    """The environment variable `name` as a number in [lo, hi]; `default` when it is unset or empty."""
+    text = os.environ.get(name, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {text!r}; fix or unset it")
+    return value
+
+
+def max_jobs() -> int:
+    """Training jobs at once on this server (`AECORE_MAX_JOBS`, default 1)."""
+    return env_int("AECORE_MAX_JOBS", 1, 1, 256)
+
+
+def max_compute() -> int:
+    """Maps, scorings and downloads at once on this server (`AECORE_MAX_COMPUTE`, default 1)."""
+    return env_int("AECORE_MAX_COMPUTE", 1, 1, 256)
+
+
+def threads() -> int:
+    """torch's CPU threads (`AECORE_THREADS`); 0, the default, means every CPU the process may use."""
+    return env_int("AECORE_THREADS", 0, 0, 1024)
+
+
+def check_device_name(name: str) -> str:
+    """`name` if it is auto, cpu, cuda, cuda:N or mps; ValueError otherwise."""
+    if not DEVICE_FORM.fullmatch(name):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+def device(default: str = "auto") -> str:
+    """The device to train on (`AECORE_DEVICE`: auto, cpu, cuda, cuda:N or mps), or `default` when unset."""
+    text = os.environ.get("AECORE_DEVICE", "").strip()
+    try:
+        return check_device_name(text) if text else default
+    except ValueError as err:
+        raise ValueError(f"AECORE_DEVICE: {err}; fix or unset it") from None
+
+
+def data_dir() -> Path:
+    """Root of torchvision's dataset layout (`AECORE_DATA_DIR`, default `./data`)."""
+    return Path(os.environ.get("AECORE_DATA_DIR") or "data")
+
+
+def runs_dir() -> Path:
+    """Root of the run store (`AECORE_RUNS_DIR`, default `./runs`)."""
+    return Path(os.environ.get("AECORE_RUNS_DIR") or "runs")
+
+
+def check_ray_address(address: str) -> str:
+    """`address` if it is local, auto, ray://host:port or host:port; ValueError naming the variable otherwise."""
+    if not RAY_ADDRESS_FORM.fullmatch(address):
+        raise ValueError(f"{RAY_ADDRESS} must be local, auto, ray://HOST:PORT (the head's client port, 10001) or "
+                         f"HOST:PORT (the head's GCS port, 6379), got {address!r}; fix or unset it")
+    return address
+
+
+def ray_address() -> str | None:
+    """The Ray cluster training jobs go to (`AECORE_RAY_ADDRESS`), or None: train on this server."""
+    text = os.environ.get(RAY_ADDRESS, "").strip()
+    return check_ray_address(text) if text else None
+
+
+def ray_cpus() -> float:
+    """CPUs each job asks Ray for (`AECORE_RAY_CPUS`, default 1): more than 0, since a job with none never starts."""
+    cpus = env_float("AECORE_RAY_CPUS", 1.0, 0.0, 1024.0)
+    if cpus <= 0:
+        raise ValueError("AECORE_RAY_CPUS must be more than 0: a job with no CPU never gets a worker; fix or unset it")
+    return cpus
+
+
+def ray_gpus() -> float:
+    """GPUs (or shares of one) each job asks Ray for (`AECORE_RAY_GPUS`, default 0)."""
+    return env_float("AECORE_RAY_GPUS", 0.0, 0.0, 64.0)
+
+
+def problems() -> list[str]:
+    """One sentence for every setting with a bad value; empty when all are good."""
+    checks: list[Callable[[], object]] = [max_jobs, max_compute, threads, device, ray_address]
+    if os.environ.get(RAY_ADDRESS, "").strip():  # the cluster's requests matter only with a cluster
+        checks += [ray_cpus, ray_gpus]
+    found = []
+    for check in checks:
+        try:
+            check()
+        except ValueError as err:
+            found.append(str(err))
+    return found

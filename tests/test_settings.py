@@ -44,3 +44,33 @@ def test_a_bad_thread_count_names_the_variable():
     child = subprocess.run([sys.executable, "-c", "from aecore.device import set_threads; set_threads()"], cwd=ROOT,
                            env={"AECORE_THREADS": "-2", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert child.returncode != 0 and "AECORE_THREADS must be a whole number from 0 to 1024" in child.stderr
+
+
+@pytest.mark.parametrize("env, named", [({"AECORE_MAX_JOBS": "abc"}, "AECORE_MAX_JOBS"),
+                                        ({"AECORE_RAY_ADDRESS": "local", "AECORE_RAY_CPUS": "abc"}, "AECORE_RAY_CPUS"),
+                                        ({"AECORE_RAY_ADDRESS": "not an address"}, "AECORE_RAY_ADDRESS"),
+                                        ({"AECORE_DEVICE": "gpu"}, "AECORE_DEVICE")])
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/train.py", "pages/runs.py", "pages/latent.py"])
+def test_a_bad_setting_is_shown_whole_on_every_page(monkeypatch, env, named, page):
+    from apptest import open_page
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(aecore.jobs, "_registry", None)
+    monkeypatch.setattr(aecore.background, "_executor", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    at = open_page(page)  # no exception: the page stops after the message
+    assert "settings need fixing" in " ".join(e.value for e in at.error)
+    shown = " ".join(c.value for c in at.code)
+    assert named in shown and "fix or unset it" in shown, shown
+
+
+def test_every_setting_is_checked_at_once(monkeypatch):
+    from aecore import settings
+
+    monkeypatch.setenv("AECORE_MAX_JOBS", "0")
+    monkeypatch.setenv("AECORE_THREADS", "x")
+    assert [p.split()[0] for p in settings.problems()] == ["AECORE_MAX_JOBS", "AECORE_THREADS"]
+    monkeypatch.delenv("AECORE_MAX_JOBS")
+    monkeypatch.delenv("AECORE_THREADS")
+    assert settings.problems() == []
