@@ -12,6 +12,7 @@ import streamlit as st
 
 import aecore.runs
 from aecore.runs import RunError, RunInfo
+from ui.id_pickers import id_selectbox
 from ui.images import enlarge_png
 from ui.runs import file_name, import_zip, local_times, runs_table, settings_text, status_warning
 from ui.shell import require_shell
@@ -45,14 +46,15 @@ def run_controls(runs: list[RunInfo]) -> RunInfo:
     """The run picker; returns the chosen run."""
     by_id = {r.id: r for r in runs}
     saved = {i: f"{t.day} {t:%b %Y, %H:%M}" for i, t in zip(by_id, local_times(runs, st.context.timezone))}
-    if st.session_state.get("run") not in by_id:
-        st.session_state.run = runs[0].id
+    if st.session_state.get("run") is None:
         st.session_state.pop("new_name", None)
-    st.selectbox("Run", list(by_id), key="run", on_change=reset_name, args=(by_id,),
-                 format_func=lambda i: f"{by_id[i].name}  ·  {saved[i]}",
-                 help="The run to look at, rename, download or delete; the newest comes first.")
-    run = by_id[st.session_state.run]
-    st.session_state.setdefault("new_name", run.name)
+    run_id = id_selectbox("Run", list(by_id), key="run", on_change=reset_name, args=(by_id,),
+                          format_func=lambda i: f"{by_id[i].name}  ·  {saved[i]}",
+                          help="The run to look at, rename, download or delete; the newest comes first.")
+    run = by_id[run_id]
+    if st.session_state.get("new_name") in (None, st.session_state.get("name_shown")):
+        st.session_state.new_name = run.name  # untouched by the user: follows a rename made in another window
+    st.session_state.name_shown = run.name
     return run
 
 
@@ -68,6 +70,7 @@ def rename(run_id: str) -> None:
         st.session_state.runs_notice = ("error", f"Could not rename the run: {plain(err)}")
         return
     st.session_state.new_name = info.name
+    st.session_state.run = run_id  # the picker shows the new name at once
     st.session_state.runs_notice = ("success", f"Renamed to {plain(info.name)}.")
 
 

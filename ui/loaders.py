@@ -14,6 +14,7 @@ import aecore.runs
 from aecore.config import DataConfig
 from aecore.data import DatasetUnavailable, Split, load_dataset
 from aecore.runs import RunError, RunInfo
+from ui.id_pickers import id_multiselect, id_selectbox
 from ui.widgets import dataset_label, model_label
 from ui.text import plain
 
@@ -47,18 +48,15 @@ def finished_runs_or_stop(what: str) -> list[RunInfo]:
 def run_picker(label: str, key: str, runs: list[RunInfo], help: str | None = None) -> RunInfo:
     """A selectbox over runs; the choice persists while the user moves between pages."""
     by_id = {r.id: r for r in runs}
-    if st.session_state.get(key) not in by_id:
-        st.session_state[key] = runs[0].id
-    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]), help=help)
+    run_id = id_selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]), help=help)
     return by_id[run_id]
 
 
 def runs_picker(label: str, key: str, runs: list[RunInfo], default: int = 2, help: str | None = None) -> list[RunInfo]:
     """A multiselect over runs, preselecting the newest `default`."""
     by_id = {r.id: r for r in runs}
-    chosen = [i for i in st.session_state.get(key, []) if i in by_id] if key in st.session_state else None
-    st.session_state[key] = chosen if chosen is not None else [r.id for r in runs[:default]]
-    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]), help=help)
+    ids = id_multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]),
+                         default=[r.id for r in runs[:default]], help=help)
     return [by_id[i] for i in ids]
 
 

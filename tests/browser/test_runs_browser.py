@@ -114,3 +114,41 @@ def test_download_works_and_a_run_deleted_meanwhile_is_a_message(page, runs_serv
     no_exception(page)
     assert "deleted" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
     screenshot(page, "runs-download-of-deleted-run")
+
+
+def test_rename_then_delete_and_a_rename_in_another_window_keep_the_picked_run(page, runs_server):
+    """The picker holds the label it showed; after a rename that label is stale and must still mean the same run."""
+    proc, url, root = runs_server
+    for run in runs.list_runs(root):
+        runs.delete_run(run.id, root)
+    cfg = RunConfig(model=dataclasses.replace(default_config("mlp_ae"), latent_dim=4, hidden=(8,)))
+    saved = [runs.save_run(TrainResult(dataclasses.replace(cfg, name=name), build_model(cfg.model, (1, 28, 28)),
+                                       History("done", (), 2, 0.5, 100.0)), root) for name in ("older", "newer")]
+    page.goto(f"{url}/runs")
+    name_box = page.get_by_label("Name", exact=True)
+    name_box.wait_for(timeout=90_000)
+    wait_idle(page)
+    name_box.fill("renamed here")
+    name_box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_text("Renamed to", exact=False).wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Yes, delete it").click()
+    page.get_by_text("The run was deleted", exact=False).wait_for()
+    wait_idle(page)
+    no_exception(page)
+    assert [r.name for r in runs.list_runs(root)] == ["older"]
+
+    runs.rename_run(saved[0].id, "renamed elsewhere", root)  # another window renames the run this one shows
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Cancel").wait_for()
+    wait_idle(page)
+    no_exception(page)
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value().startswith("renamed elsewhere")
+    assert name_box.input_value() == "renamed elsewhere"  # the name field follows, so Rename cannot undo it
+    page.get_by_role("button", name="Cancel").click()
+    wait_idle(page)
+    no_exception(page)
+    screenshot(page, "runs-rename-then-delete")
