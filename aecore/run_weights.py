@@ -117,6 +117,29 @@ def model_from_weights(info: RunInfo, data: bytes, where: str) -> nn.Module:
         state = safetensors.torch.load(data)
     except (safetensors.SafetensorError, RuntimeError, ValueError) as err:
         raise RunError(f"{where}: {WEIGHTS} is damaged ({err}); delete the run or import it again") from err
+    broken = [k for k, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if broken:  # training never saves such a model (it diverged); every code and image it made would be NaN
+        raise RunError(f"{where}: {WEIGHTS} holds NaN or infinite numbers (in {', '.join(broken[:3])}), so its codes "
+                       "and images would contain NaN; train it again, or import a good copy")
     model = build_model(info.config.model, info.input_shape)  # on the CPU, now that its size is known and bounded
     model.load_state_dict(state, strict=True)
+    check_finite_outputs(model, info.input_shape, where)
     return model
+
+
+def check_finite_outputs(model: nn.Module, input_shape: tuple[int, int, int], where: str) -> None:
+    """Refuse a model whose codes or images overflow to infinity or NaN on a few seeded inputs in [0, 1].
+
+    Finite weights can still be large enough to overflow float32 (an edited or corrupted file); every page
+    would then draw NaN, so the run is refused once, here, with the reason.
+    """
+    x = torch.rand(4, *input_shape, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        z = model.encode(x)
+        x_hat = model.decode(z)
+    model.train(was_training)
+    if not (torch.isfinite(z).all() and torch.isfinite(x_hat).all()):
+        raise RunError(f"{where}: its codes or images come out as NaN or infinity even for plain inputs (its weights "
+                       "are far too large), so no page could show them; train it again, or import a good copy")
