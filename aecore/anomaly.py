@@ -81,6 +81,9 @@ def one_class_split(train: Split, normal_class: int) -> Split:
     return train.take(keep)
 
 
+MIN_ONE_CLASS_IMAGES = 50  # fewer cannot show a model what one class looks like; its scores are then chance
+
+
 @dataclass(frozen=True, eq=False)
 class OneClassResult:
     """Every test image scored by a model that trained on one class only."""
@@ -99,6 +102,15 @@ class OneClassResult:
     @property
     def normal_name(self) -> str:
         return self.classes[self.normal_class]
+
+    @property
+    def warning(self) -> str:
+        """Why these scores say little (too few images of the class to learn it from), or "" when they are sound."""
+        if self.train_images >= MIN_ONE_CLASS_IMAGES:
+            return ""
+        images = "one image" if self.train_images == 1 else f"only {self.train_images} images"
+        return (f"The detector learned from {images} of {self.normal_name}: too few to describe what that class looks "
+                f"like, so these scores say little. It needs at least {MIN_ONE_CLASS_IMAGES} images of its class.")
 
     def caught(self, false_alarms: float = 0.05) -> float:
         """Share of anomalies above the threshold that flags this share of the normal test images."""

@@ -25,6 +25,7 @@ from . import background, settings
 from .background import FINISHED, STATES, Context, Executor, Outcome, Stopped
 from .config import RunConfig
 from .device import pick_device, set_threads
+from .failures import failure_advice
 from .memory import trim
 from .train import TrainEvent, TrainResult, train_run
 
@@ -56,6 +57,7 @@ class Progress:
     metrics: dict = field(default_factory=dict)
     run_id: str | None = None  # the saved run, when one was saved
     message: str = ""  # why it stopped, diverged or failed, and what to do
+    advice: str = ""  # once failed: the cause in plain words and what to do next (aecore.failures)
 
     @property
     def finished(self) -> bool:
@@ -178,7 +180,8 @@ class JobRegistry:
         try:
             return self.train(job, ctx, self.root)
         except Exception as err:  # a failed job must say so, never look finished and good; the executor logs it
-            job.update(state="failed", message=f"{type(err).__name__}: {err}", elapsed=time.time() - job.started)
+            job.update(state="failed", message=f"{type(err).__name__}: {err}", advice=failure_advice(err),
+                       elapsed=time.time() - job.started)
             raise
         finally:
             with self._lock:

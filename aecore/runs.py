@@ -30,6 +30,7 @@ from torch import nn
 from .config import RunConfig, to_dict
 from .run_format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
                          check_png, clean_name, dump_json, env_info, parse_json, preview_png, run_info, unzip_run)
+from .failures import os_reason
 from .run_weights import check_size, model_from_weights
 from .settings import runs_dir
 from .train import TrainResult
@@ -125,7 +126,7 @@ def rename_run(run_id: str, name: str, root: str | Path | None = None) -> RunInf
     except FileNotFoundError as err:  # the folder went away: never recreate it
         raise RunError(f"{where} was deleted while it was being renamed, perhaps in another window") from err
     except OSError as err:
-        raise RunError(f"{where}: cannot rename it ({err.strerror}); check the folder's permissions") from err
+        raise RunError(f"{where}: cannot rename it: {os_reason(err)}") from err
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -142,7 +143,7 @@ def delete_run(run_id: str, root: str | Path | None = None) -> None:
     except FileNotFoundError as err:
         raise RunError(f"run {run_id} was already deleted, perhaps in another window") from err
     except OSError as err:
-        raise RunError(f"run {run_id}: cannot delete it ({err.strerror}); check the folder's permissions") from err
+        raise RunError(f"run {run_id}: cannot delete it: {os_reason(err)}") from err
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -281,7 +282,7 @@ def _commit(root: Path, files: dict[str, bytes], when: datetime) -> str:
                 except FileExistsError:
                     continue
     except OSError as err:
-        raise RunError(f"cannot write the run into {root} ({err.strerror}); check free space and permissions") from err
+        raise RunError(f"cannot write the run into {root}: {os_reason(err)}") from err
     try:
         for fname, data in files.items():
             _write_file(tmp / fname, data)
@@ -290,7 +291,7 @@ def _commit(root: Path, files: dict[str, bytes], when: datetime) -> str:
         _fsync_dir(root)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RunError(f"cannot write the run into {root} ({err.strerror}); check free space and permissions") from err
+        raise RunError(f"cannot write the run into {root}: {os_reason(err)}") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

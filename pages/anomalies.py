@@ -118,6 +118,8 @@ def show_demo_result(result: OneClassResult) -> None:
     others = result.scores[result.is_anomaly]
     normal = result.scores[~result.is_anomaly]
     caught = result.caught(false_alarms=0.05)
+    if result.warning:
+        st.warning(result.warning, icon=":material/warning:")
     auc_col, caught_col, seen_col = st.columns(3)
     auc_col.metric("Area under the ROC curve", f"{result.roc.auc:.2f}", border=True,
                    help="How well the error ranks odd images above normal ones: 0.5 is guessing, 1.0 is perfect.")

@@ -84,6 +84,7 @@ def test_one_class_demo_trains_on_one_class_and_flags_the_others():
     reports = []
     r = one_class_demo(7, epochs=3, on_progress=lambda f, m: reports.append((f, m)), device="cpu")
     assert r.normal_name == "Sneaker" and r.train_images == 1000 and r.scores.shape == (2000,)
+    assert r.warning == ""  # a thousand images describe a class
     np.testing.assert_array_equal(r.is_anomaly, r.labels != 7)
     assert r.roc.auc > 0.6 and 0.0 < r.caught(0.05) <= r.caught(0.2) <= 1.0
     assert list(r.per_class_errors) == list(r.classes) and r.per_class_errors["Sneaker"].shape == (200,)
@@ -145,3 +146,25 @@ def test_the_pipeline_scores_each_test_image_once_for_the_means_and_the_demo():
     for name, values in per_image.items():
         np.testing.assert_allclose(result.test_scores[name], values, rtol=1e-6)
         assert result.metrics[name] == pytest.approx(float(values.mean(dtype=np.float64)), rel=1e-6)
+
+
+def test_a_one_class_demo_on_one_image_of_its_class_says_its_scores_mean_little(tmp_path, monkeypatch):
+    """A torchvision layout whose training labels hold class 0 once: the result carries a warning, the page shows it."""
+    from test_idx import idx_bytes, write_layout
+
+    from aecore import data
+
+    raw = write_layout(tmp_path)
+    labels = raw / "train-labels-idx1-ubyte"
+    y = np.frombuffer(labels.read_bytes()[8:], np.uint8).copy()
+    y[y == 0] = 1
+    y[0] = 0
+    labels.write_bytes(idx_bytes(y))
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path))
+    data._load.cache_clear()
+    try:
+        result = one_class_demo(0, "fashion-mnist", epochs=1, device="cpu")
+    finally:
+        data._load.cache_clear()
+    assert result.train_images == 1
+    assert "one image of T-shirt/top" in result.warning and "say little" in result.warning

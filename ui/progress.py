@@ -14,6 +14,7 @@ import streamlit as st
 
 import aecore.jobs
 from aecore.config import RunConfig
+from aecore.failures import GENERIC_ADVICE
 from aecore.reference import pca_at
 from aecore.runs import RunError, load_run
 from ui.charts import loss_figure
@@ -139,8 +140,7 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
                  f"Lower the learning rate (try {lr / 3:.2g}) and click Train again.", icon=":material/error:")
         st.caption(f"Details: {plain(p.message)}")
     else:
-        st.error("Training stopped with an error, and nothing was saved. Check the settings, or choose a bundled "
-                 "sample dataset, and click Train again.", icon=":material/error:")
+        st.error(p.advice or GENERIC_ADVICE, icon=":material/error:")
         st.caption(f"Details: {plain(p.message)}")
     if p.run_id:
         st.page_link("pages/runs.py", label="See it with your other runs", icon=":material/inventory_2:")
