@@ -16,6 +16,7 @@ This module is the seam another backend (a cluster) plugs into: plain values in,
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import secrets
@@ -206,6 +207,31 @@ class Executor:
         except TimeoutError:
             raise TimeoutError(f"work {work_id} still {self.snapshot(work_id).state} after {timeout} s") from None
 
+    def shutdown(self, timeout: float = 20.0) -> list[str]:
+        """Stop every piece of work and wait (up to `timeout` s in all) for running work to end; returns the ids
+        still running then.
+
+        Run at interpreter exit: work left running in a daemon thread would be torn down inside a native call
+        (a torch kernel) as the interpreter finalises, which aborts the process.
+        """
+        with self._lock:
+            ids = [i for i, e in self._entries.items() if not e.snapshot.finished]
+        for work_id in ids:
+            try:
+                self.stop(work_id)
+            except KeyError:  # forgotten meanwhile
+                pass
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            pending = [(i, self._entries[i].done) for i in ids if i in self._entries]
+        left = []
+        for work_id, done in pending:
+            try:
+                done.result(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                left.append(work_id)
+        return left
+
     def _snapshot(self, entry: _Entry) -> Snapshot:  # caller holds the lock
         queue = self._queues[entry.kind]
         if entry.id in queue:
@@ -270,7 +296,15 @@ def executor() -> Executor:
     with _executor_lock:
         if _executor is None:
             _executor = Executor({"train": settings.max_jobs(), "compute": settings.max_compute()})
+            atexit.register(_shutdown_at_exit, _executor)
         return _executor
+
+
+def _shutdown_at_exit(ex: Executor) -> None:
+    """Stop work before the interpreter finalises (a stop signal ends the server this way too)."""
+    left = ex.shutdown()
+    if left:
+        log.warning("work %s was still running at exit", ", ".join(left))
 
 
 def submit(fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None) -> str:

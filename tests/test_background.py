@@ -213,3 +213,24 @@ def test_wait_times_out_on_work_still_running():
         ex.wait(work, timeout=0.05)
     gate.set()
     assert ex.wait(work, timeout=10).state == "done"
+
+
+def test_shutdown_stops_running_and_queued_work_and_names_what_would_not_end():
+    ex = Executor({"train": 1, "compute": 1})
+    started = threading.Event()
+
+    def polite(ctx):
+        started.set()
+        while not ctx.should_stop():
+            time.sleep(0.01)
+        return "partial"
+
+    release = threading.Event()
+    running = ex.submit(polite, "train")
+    queued = ex.submit(polite, "train")
+    stubborn = ex.submit(lambda ctx: release.wait(10), "compute")
+    assert started.wait(10)
+    assert ex.shutdown(timeout=1.0) == [stubborn]
+    assert ex.snapshot(running).state == "stopped" and ex.snapshot(queued).state == "stopped"
+    release.set()
+    assert ex.wait(stubborn, 10).state == "stopped"  # asked to stop, so its result is not called done
