@@ -171,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     print(format_table([result.metrics], list(result.metrics)))
     if not args.no_save:
-        from .runs import save_run
+        from .store.runs import save_run
 
         info = save_run(result, preview_images=result.preview_images)
         print(f"saved run {info.id} ({info.name}) in {info.path}", file=sys.stderr)
@@ -184,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .device import pick_device, set_threads
     from .metrics import evaluate
-    from .runs import RunError, list_runs, load_model, load_run
+    from .store.runs import RunError, list_runs, load_model, load_run
 
     set_threads()
     device = pick_device(args.device)
@@ -229,7 +229,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .runs import RunError, list_runs
+    from .store.runs import RunError, list_runs
 
     errors: list[RunError] = []
     rows = [{"run": r.id, "name": r.name, "status": r.status, "model": r.model_kind, "data": r.dataset,

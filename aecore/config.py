@@ -13,6 +13,8 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .store.limits import MAX_EPOCHS, MAX_IMAGES, MAX_LATENT, MAX_LAYERS, MAX_WIDTH
+
 DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnist", "mnist")
 MODEL_KINDS = ("mlp_ae", "deep_mlp_ae", "conv_ae", "vae", "conv_vae")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "elu", "tanh")
@@ -45,14 +47,6 @@ def _check_int(what: str, value: int, lo: int, hi: int) -> None:
         raise ValueError(f"{what} must be a whole number, got {reprlib.repr(value)}")
     _check_range(what, value, lo, hi)
 
-
-# Bounds on sizes, generous for real use and far below what would exhaust a machine: configs also come from
-# uploaded runs, and a model is built from them. The datasets here hold at most 70,000 images; widths of a few
-# thousand are already slow to train on a CPU; a VAE's code is tens of numbers, an autoencoder's hundreds.
-MAX_IMAGES = 10_000_000
-MAX_WIDTH = 4096
-MAX_LAYERS = 8
-MAX_LATENT = 4096
 
 
 @dataclass(frozen=True)
@@ -132,12 +126,12 @@ class TrainConfig:
     warmup: float = 0.1  # share of the steps in which one_cycle and cosine raise the rate from lr / 25 to lr
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1, 10_000)
+        _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch_size", self.batch_size, 1, 65_536)
         _check_range("lr", self.lr, 1e-8, 10.0)
         _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_range("val_fraction", self.val_fraction, 0.0, 0.5)
-        _check_int("patience", self.patience, 0, 10_000)
+        _check_int("patience", self.patience, 0, MAX_EPOCHS)
         _check_range("min_delta", self.min_delta, 0.0)
         _check_choice("noise", self.noise, NOISE_KINDS)
         _check_range("noise_level", self.noise_level, 0.0, 1.0)

@@ -17,18 +17,18 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .store.limits import MAX_IDX_ITEMS, MAX_IDX_SIDE
+
 # IDX type codes (http://yann.lecun.com/exdb/mnist/); only unsigned bytes are images and labels here
 TYPES = {0x08: "unsigned bytes", 0x09: "signed bytes", 0x0B: "16-bit integers", 0x0C: "32-bit integers",
          0x0D: "32-bit floats", 0x0E: "64-bit floats"}
-MAX_ITEMS = 1_000_000  # the largest set read here holds 60,000; a million 28x28 images is 784 MB
-MAX_SIDE = 512
 
 
 class IdxError(ValueError):
     """An IDX file that cannot be read as what it should hold; the message names the file and the fault."""
 
 
-def read_idx(path: Path, rank: int, side: int | None = None, max_items: int = MAX_ITEMS) -> np.ndarray:
+def read_idx(path: Path, rank: int, side: int | None = None, max_items: int = MAX_IDX_ITEMS) -> np.ndarray:
     """The uint8 array an IDX file holds: (N,) for rank 1, (N, H, W) for rank 3, with H == W == side if given."""
     plain, packed = Path(path), Path(f"{path}.gz")
     source = plain if plain.exists() or not packed.exists() else packed
@@ -58,8 +58,8 @@ def _read(f: BinaryIO, path: Path, rank: int, side: int | None, max_items: int, 
     dims = struct.unpack(f">{rank}I", dims_bytes)
     if not 1 <= dims[0] <= max_items:
         raise IdxError(f"{where} says it holds {dims[0]:,} items; it must hold from 1 to {max_items:,}")
-    if rank == 3 and not all(1 <= d <= MAX_SIDE and (side is None or d == side) for d in dims[1:]):
-        want = f"{side}x{side}" if side else f"at most {MAX_SIDE}x{MAX_SIDE}"
+    if rank == 3 and not all(1 <= d <= MAX_IDX_SIDE and (side is None or d == side) for d in dims[1:]):
+        want = f"{side}x{side}" if side else f"at most {MAX_IDX_SIDE}x{MAX_IDX_SIDE}"
         raise IdxError(f"{where} holds {dims[1]}x{dims[2]} px images; this dataset's are {want}")
     count = int(np.prod(dims, dtype=np.int64))
     expected = 4 + 4 * rank + count

@@ -230,7 +230,7 @@ def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
 
 def save_result(job: _Job, result: TrainResult, root: str | Path | None) -> Outcome:
     """Save what a job trained (when it may be kept) and end its snapshot as training ended."""
-    from .runs import save_run
+    from .store.runs import save_run
 
     history = result.history
     run_id = save_run(result, root=root, preview_images=result.preview_images).id if result.savable else None

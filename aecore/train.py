@@ -24,10 +24,11 @@ from .config import RunConfig, TrainConfig
 from .data import Split, load_dataset, split_validation, to_float
 from .device import autocast, make_adam, pick_device
 from .infer import evaluating, gray_uint8, reconstruct
-from .models import build_model
+from .models import build_model, count_parameters
 from .noise import corrupt
 from .schedule import make_scheduler
 from .step_log import Clock, StepLog, exploded
+from .store.limits import check_size
 
 STATUSES = ("done", "early_stopped", "no_better", "stopped", "diverged")
 STRIP_IMAGES = 8  # test images redrawn after every epoch when previews are asked for, and saved as the preview
@@ -266,9 +267,6 @@ def strip_images(test: Split, n: int = STRIP_IMAGES) -> Tensor:
 def new_model(cfg: RunConfig, input_shape: tuple[int, int, int]) -> nn.Module:
     """A model initialised from cfg's seed; refused before any memory is taken when the store could not keep it,
     so nobody trains for an hour to lose the result at save time."""
-    from .models import count_parameters
-    from .run_weights import check_size
-
     with torch.device("meta"):  # shapes only: a 4096-wide stack costs nothing here
         check_size(count_parameters(build_model(cfg.model, input_shape)), "these settings")
     return build_model(cfg.model, input_shape, seed=cfg.train.seed)

@@ -14,7 +14,7 @@ import streamlit as st
 import aecore.tasks
 from aecore import background
 from aecore.anomaly import OneClassResult, one_class_demo
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.analysis import errors_work
 from ui.charts import class_errors_figure, error_histogram_figure, roc_figure
 from ui.images import enlarge, stack_pairs

@@ -20,7 +20,7 @@ from aecore.data import Split
 from aecore.metrics import HIGHER_IS_BETTER
 from aecore.models import count_parameters
 from aecore.reference import load_reference, pca_at
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.analysis import cached_reconstructions, scores_work
 from ui.charts import class_bars_figure, loss_curves_figure
 from ui.images import heat_colours, heat_scale, labelled_grid, png_bytes

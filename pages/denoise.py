@@ -11,7 +11,7 @@ import streamlit as st
 
 from aecore.config import NOISE_KINDS
 from aecore.denoise import DenoiseDemo, denoise_demo
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.images import labelled_rows
 from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \
     run_picker

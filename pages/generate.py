@@ -17,7 +17,7 @@ from aecore.generate import MAX_COMPONENTS, manifold_grid, shift_codes
 from aecore.infer import gray_uint8
 from aecore.latent import along_directions, decode_codes, interpolate, principal_directions
 from aecore.models import is_variational
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.generation import (cached_class_means, mixture_or_none, mixture_samples, prior_samples, test_codes)
 from ui.images import enlarge, labelled_rows, tile_rows
 from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \

@@ -20,7 +20,7 @@ import aecore.infer
 import aecore.latent
 from aecore.data import Split
 from aecore.latent import Codes, Projection
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.analysis import map_codes, projection_work
 from ui.charts import latent_figure
 from ui.images import enlarge, labelled_grid, png_bytes

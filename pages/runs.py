@@ -10,8 +10,8 @@ import functools
 
 import streamlit as st
 
-import aecore.runs
-from aecore.runs import RunError, RunInfo
+import aecore.store.runs
+from aecore.store.runs import RunError, RunInfo
 from ui.id_pickers import id_selectbox
 from ui.images import enlarge_png
 from ui.runs import file_name, import_zip, local_times, runs_table, settings_text, status_warning
@@ -65,7 +65,7 @@ def reset_name(by_id: dict[str, RunInfo]) -> None:
 
 def rename(run_id: str) -> None:
     try:
-        info = aecore.runs.rename_run(run_id, st.session_state.new_name)
+        info = aecore.store.runs.rename_run(run_id, st.session_state.new_name)
     except RunError as err:
         st.session_state.runs_notice = ("error", f"Could not rename the run: {plain(err)}")
         return
@@ -76,7 +76,7 @@ def rename(run_id: str) -> None:
 
 def delete(run_id: str) -> None:
     try:
-        aecore.runs.delete_run(run_id)
+        aecore.store.runs.delete_run(run_id)
     except (RunError, OSError) as err:
         st.session_state.runs_notice = ("error", f"Could not delete the run: {plain(err)}")
     else:
@@ -88,7 +88,7 @@ def delete(run_id: str) -> None:
 def check_download(run_id: str) -> None:
     """After a click on Download: a run deleted meanwhile (in another window) cannot be exported, so say why."""
     try:
-        aecore.runs.load_run(run_id)
+        aecore.store.runs.load_run(run_id)
     except RunError as err:
         st.session_state.runs_notice = ("error", f"Could not download the run: {plain(err)}")
 
@@ -114,7 +114,7 @@ def show_run(run: RunInfo) -> None:
     preview, details = st.columns([2, 3], gap="large")
     with preview:
         try:
-            png = aecore.runs.read_preview(run.id)
+            png = aecore.store.runs.read_preview(run.id)
         except RunError as err:  # a damaged preview, or the run deleted in another window meanwhile
             st.info(f"The preview cannot be shown: {plain(err)}", icon=":material/info:")
             png = b""
@@ -137,7 +137,7 @@ def show_actions(run: RunInfo) -> None:
     name_col.text_input("Name", key="new_name", max_chars=200, help="A name you will recognise in lists and charts.")
     rename_col.button("Rename", key="rename", on_click=rename, args=(run.id,), width="stretch")
     download_col, delete_col = st.columns(2)
-    download_col.download_button("Download (.zip)", data=functools.partial(aecore.runs.export_run, run.id),
+    download_col.download_button("Download (.zip)", data=functools.partial(aecore.store.runs.export_run, run.id),
                                  file_name=file_name(run.name), mime="application/zip", key="download_run",
                                  icon=":material/download:", on_click=check_download, args=(run.id,), width="stretch",
                                  help="The model and its history in one file, to keep or to add to another studio.")
@@ -162,7 +162,7 @@ st.title("Runs")
 st.caption("Every model you have trained, with its scores. Pick one to see how it redraws images.")
 show_notice()
 errors: list[RunError] = []
-runs = aecore.runs.list_runs(errors=errors)
+runs = aecore.store.runs.list_runs(errors=errors)
 if errors:
     st.warning(f"{len(errors)} run folder(s) could not be read and are not listed: {plain(errors[0])}",
                icon=":material/warning:")

@@ -13,7 +13,7 @@ import streamlit as st
 from aecore.images import UserImage
 from aecore.data import pick_test_image
 from aecore.infer import ImageReconstruction, reconstruct_image
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.images import enlarge, heat_colours, heat_scale
 from ui.loaders import cached_model, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
 from ui.shell import require_shell

@@ -6,7 +6,7 @@ import pytest
 
 from aecore.cli import build_parser, config_from_args, main
 from aecore.presets import get_preset
-from aecore.runs import list_runs
+from aecore.store.runs import list_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.jobs import JobRegistry
 from aecore.metrics import evaluate
-from aecore.runs import list_runs, load_model, load_run
+from aecore.store.runs import list_runs, load_model, load_run
 
 SMALL = RunConfig(DataConfig(limit_train=1500, limit_test=100), ModelConfig(), TrainConfig(epochs=2, batch_size=64))
 LONG = RunConfig(DataConfig(limit_test=100), ModelConfig(), TrainConfig(epochs=200, batch_size=32, patience=0))

@@ -15,9 +15,9 @@ from apptest import open_page, texts
 
 import aecore.background
 import aecore.jobs
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from aecore.runs import RunError
+from aecore.store.runs import RunError
 from aecore.train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]

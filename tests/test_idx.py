@@ -22,7 +22,7 @@ from aecore import data
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import DatasetUnavailable, load_dataset
 from aecore.idx import IdxError, read_idx
-from aecore.runs import save_run
+from aecore.store.runs import save_run
 from aecore.train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]

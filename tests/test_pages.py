@@ -19,7 +19,7 @@ from apptest import open_page, texts
 
 import aecore.download
 import aecore.jobs
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.presets import VAE_MIN_DELTA
 from aecore.train import train_run

@@ -19,7 +19,8 @@ from apptest import open_page, settle, texts
 
 import aecore.reference
 import ui.analysis
-from aecore import background, runs
+from aecore import background
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
 

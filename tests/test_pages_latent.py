@@ -15,7 +15,7 @@ import pytest
 from apptest import open_page, settle, texts
 
 import ui.analysis
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
 

@@ -13,7 +13,7 @@ import pytest
 import safetensors.torch
 from apptest import open_page, settle
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from apptest import open_page, settle, texts
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.models import default_config
 from aecore.train import train_run

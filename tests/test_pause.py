@@ -13,7 +13,7 @@ import torch
 from aecore.background import Executor
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.jobs import JobRegistry
-from aecore.runs import load_model
+from aecore.store.runs import load_model
 
 JOB = RunConfig(DataConfig(limit_train=600, limit_test=50), ModelConfig(latent_dim=8),
                 TrainConfig(epochs=2, batch_size=16, patience=0))

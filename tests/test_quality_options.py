@@ -242,7 +242,7 @@ def test_pca_at_the_same_code_size_comes_from_the_reference_file(tmp_path):
 
 
 def test_a_sharp_preset_trains_saves_and_loads_with_its_batch_norm_statistics(tmp_path):
-    from aecore import runs
+    from aecore.store import runs
     from aecore.presets import get_preset
     from aecore.train import train_run
 

@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from aecore import cli, runs
+from aecore import cli
+
+from aecore.store import runs
 from aecore.config import RunConfig
 from aecore.data import load_dataset
 from aecore.models import build_model, default_config
-from aecore.runs import RunError
+from aecore.store.runs import RunError
 from aecore.train import History, TrainResult
 from ui.charts import loss_curves_figure
 from ui.images import enlarge_png

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 
-from aecore import run_weights, runs
+from aecore.store import limits, runs
 from aecore.config import ModelConfig, RunConfig
 from aecore.models import build_model, default_config
-from aecore.runs import RunError
+from aecore.store.runs import RunError
 from aecore.train import History, TrainResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ CRAFTED = {  # the issue's cases, and ones that pass every per-field bound but n
 PROBE = r"""
 import json, resource, sys, time
 from pathlib import Path
-from aecore import runs
+from aecore.store import runs
 args = json.loads(sys.argv[1])
 runs.import_run(Path(args["good"]).read_bytes(), args["root"])  # load everything lazy first
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -185,7 +185,7 @@ def test_weights_must_be_float32_like_the_model(tmp_path):
 
 
 def test_store_refuses_to_save_a_model_it_could_not_load_back(tmp_path, monkeypatch):
-    monkeypatch.setattr(run_weights, "MAX_PARAMETERS", 1000)
+    monkeypatch.setattr(limits, "MAX_PARAMETERS", 1000)
     with pytest.raises(RunError, match="parameters"):
         small_run(tmp_path)
     assert not list(tmp_path.glob("*/*"))

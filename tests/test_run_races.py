@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from apptest import open_page, texts
-from aecore import runs
+from aecore.store import runs
 from aecore.config import RunConfig
 from aecore.data import load_dataset
 from aecore.models import build_model, default_config
-from aecore.runs import RunError
+from aecore.store.runs import RunError
 from aecore.train import History, TrainResult
 
 ROOT = Path(__file__).resolve().parents[1]

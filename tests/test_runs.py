@@ -24,12 +24,12 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.models import MODELS, build_model, default_config
-from aecore import run_format
-from aecore.runs import RunError
+from aecore.store import format as run_format
+from aecore.store.runs import RunError
 from aecore.train import TrainResult, train_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ def test_export_import_gives_equal_model_with_new_id(trained, batch, tmp_path):
 
 KILLED_SAVE = """
 import sys, time
-from aecore import runs
+from aecore.store import runs
 from aecore.config import ModelConfig, RunConfig
 from aecore.models import build_model
 from aecore.train import History, TrainResult

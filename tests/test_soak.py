@@ -9,7 +9,7 @@ from pathlib import Path
 from aecore.background import Executor
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.jobs import JobRegistry
-from aecore.runs import list_runs
+from aecore.store.runs import list_runs
 
 SHORT = RunConfig(DataConfig(limit_train=300, limit_test=50), ModelConfig(latent_dim=8, hidden=(64,)),
                   TrainConfig(epochs=1, batch_size=64))

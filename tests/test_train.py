@@ -250,7 +250,7 @@ def test_vae_presets_have_a_min_delta_in_nats_and_the_classics_keep_theirs():
 def test_a_model_too_large_to_keep_is_refused_before_training_or_allocating():
     import resource
 
-    from aecore.run_format import RunError
+    from aecore.store.format import RunError
 
     cfg = RunConfig(DataConfig(name="digits"), ModelConfig("mlp_ae", 64, (4096,) * 8), TrainConfig(epochs=1))
     load_dataset(cfg.data)  # the data's own memory, before measuring
@@ -286,7 +286,7 @@ def test_jobs_cli_and_demo_all_train_through_train_run(runs_dir, capsys):
     """The same config gives the same events, previews and weights whichever entry point runs it."""
     from aecore import anomaly, cli
     from aecore.jobs import JobRegistry
-    from aecore.runs import list_runs, load_run
+    from aecore.store.runs import list_runs, load_run
 
     events: list[TrainEvent] = []
     direct = train_run(PIPELINE, "cpu", events.append, previews=True)

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-import aecore.runs
+import aecore.store.runs
 from aecore.config import DataConfig
 from aecore.data import DatasetUnavailable, Split, load_dataset
-from aecore.runs import RunError, RunInfo
+from aecore.store.runs import RunError, RunInfo
 from ui.id_pickers import id_multiselect, id_selectbox
 from ui.widgets import dataset_label, model_label
 from ui.text import plain
@@ -21,7 +21,7 @@ from ui.text import plain
 
 def finished_runs(where: Callable[[RunInfo], bool] = lambda r: True) -> list[RunInfo]:
     """Saved runs that finished training (not stopped partway), newest first, filtered by `where`."""
-    return [r for r in aecore.runs.list_runs() if r.ok and where(r)]
+    return [r for r in aecore.store.runs.list_runs() if r.ok and where(r)]
 
 
 def run_label(run: RunInfo) -> str:
@@ -63,7 +63,7 @@ def runs_picker(label: str, key: str, runs: list[RunInfo], default: int = 2, hel
 @st.cache_resource(max_entries=16, show_spinner="Loading the model…")
 def cached_model(run_id: str, device: str = "cpu"):
     """The run's model in eval mode; shared read-only across sessions."""
-    return aecore.runs.load_model(run_id, device=device)
+    return aecore.store.runs.load_model(run_id, device=device)
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the images…")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from aecore.data import Split
 from aecore.latent import MapSettings, Projection
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 
 DEFAULT_POINTS = 5000
 METHOD_LABELS = {"pca": "PCA (fast)", "tsne": "t-SNE (clusters)", "umap": "UMAP (clusters, layout)"}

@@ -16,7 +16,7 @@ import streamlit as st
 import aecore.data
 from aecore.data import Split
 from aecore.latent import Codes
-from aecore.runs import RunInfo
+from aecore.store.runs import RunInfo
 from ui.charts import selected_image
 from ui.images import tile_rows
 from ui.map_figures import class_mix_figure

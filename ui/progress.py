@@ -16,7 +16,7 @@ import aecore.jobs
 from aecore.config import RunConfig
 from aecore.failures import GENERIC_ADVICE
 from aecore.reference import pca_at
-from aecore.runs import RunError, load_run
+from aecore.store.runs import RunError, load_run
 from ui.charts import loss_figure
 from ui.images import labelled_rows
 from ui.widgets import format_duration, show_metrics

@@ -10,8 +10,8 @@ import re
 
 import pandas as pd
 
-import aecore.runs
-from aecore.runs import RunError, RunInfo
+import aecore.store.runs
+from aecore.store.runs import RunError, RunInfo
 from ui.text import plain
 from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
 
@@ -64,7 +64,7 @@ def settings_text(run: RunInfo) -> str:
 def import_zip(data: bytes) -> tuple[str, str, str | None]:
     """Add a run from an exported zip: ("success" | "error", message, the new run's id or None)."""
     try:
-        info = aecore.runs.import_run(data)
+        info = aecore.store.runs.import_run(data)
     except RunError as err:
         return "error", f"That file could not be added: {plain(err)}", None
     return "success", f"Added {plain(info.name)}.", info.id

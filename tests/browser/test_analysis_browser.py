@@ -36,7 +36,7 @@ def page(page):
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """(url, whether a full-FashionMNIST run is among the runs) of a server with real saved runs."""
-    from aecore import runs
+    from aecore.store import runs
     from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from aecore.train import train_run
 

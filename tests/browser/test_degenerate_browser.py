@@ -22,7 +22,7 @@ HEALTHY = "Healthy AE"
 
 @pytest.fixture(scope="module")
 def collapsed_server(tmp_path_factory):
-    from aecore import runs
+    from aecore.store import runs
     from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from aecore.train import train_run
 

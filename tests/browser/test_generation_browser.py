@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.models import default_config
 from aecore.train import train_run

@@ -25,7 +25,7 @@ COUNT_JS = f"() => document.querySelector('{CHART}')._fullData.reduce((n, t) => 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    from aecore import runs
+    from aecore.store import runs
     from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from aecore.train import train_run
 

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
 from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle

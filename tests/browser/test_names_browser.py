@@ -22,7 +22,7 @@ PAGES = ["", "runs", "compare", "latent", "generate", "denoise", "anomalies", "y
 
 @pytest.fixture(scope="module")
 def names_server(tmp_path_factory):
-    from aecore import runs
+    from aecore.store import runs
     from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from aecore.train import train_run
 

@@ -25,7 +25,7 @@ NO_SAVE_PICKER = "delete window.showSaveFilePicker; window.showSaveFilePicker = 
 @pytest.fixture(scope="module")
 def preset_runs(tmp_path_factory):
     """The server's url and, by preset name, the code size of each run it holds."""
-    from aecore import runs
+    from aecore.store import runs
     from aecore.presets import get_preset
     from aecore.train import train_run
 

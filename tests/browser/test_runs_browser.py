@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import RunConfig
 from aecore.models import build_model, default_config
 from aecore.train import History, TrainResult

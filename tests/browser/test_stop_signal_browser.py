@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from aecore import runs
+from aecore.store import runs
 from studio import record_timing, start_server, wait_idle
 
 ROUNDS = 20

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 from PIL import Image
 
-from aecore import runs
+from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.models import default_config
 from aecore.train import train_run

@@ -25,28 +25,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .config import RunConfig, from_dict
-from .infer import reconstruct
-from .train import STATUSES, History
+from ..config import RunConfig, from_dict
+from ..infer import reconstruct
+from ..train import STATUSES, History
+from .limits import (MAX_CHANNELS, MAX_DEPTH, MAX_EPOCHS, MAX_JSON_BYTES, MAX_PREVIEW_BYTES, MAX_PREVIEW_PIXELS,
+                     MAX_SIDE, MAX_ZIP_BYTES, RunError)
 
 SCHEMA_VERSION = 1
 JSON_FILES = ("config.json", "history.json", "metrics.json", "env.json")
 WEIGHTS = "weights.safetensors"
 PREVIEW = "preview.png"
 RUN_FILES = (*JSON_FILES, WEIGHTS, PREVIEW)  # preview.png is optional
-MAX_ZIP_BYTES = 200 * 2**20  # total uncompressed size of an imported zip
-# What a run's files may cost to read, far above real runs and far below what would hurt a server.
-# JSON costs ~10x its size once parsed; a 10,000-epoch history is ~2 MB.
-MAX_JSON_BYTES = 4 * 2**20
-MAX_DEPTH = 16  # a run's JSON nests 4 deep; deeper data would only make every later repr or walk recurse
-MAX_PREVIEW_PIXELS = 1024 * 1024  # a real preview is 242x62, and the Runs page draws it 3x larger
-MAX_CHANNELS, MAX_SIDE = 4, 512  # input_shape: the datasets are 8 to 28 px; a few hundred px leaves room for more
-MAX_EPOCHS = 10_000  # TrainConfig's bound
-MAX_FILE_BYTES = {WEIGHTS: MAX_ZIP_BYTES, PREVIEW: 8 * 2**20, **{n: MAX_JSON_BYTES for n in JSON_FILES}}
-
-
-class RunError(ValueError):
-    """A run folder, zip or weights file was refused; the message says what is wrong and what to do."""
+MAX_FILE_BYTES = {WEIGHTS: MAX_ZIP_BYTES, PREVIEW: MAX_PREVIEW_BYTES, **{n: MAX_JSON_BYTES for n in JSON_FILES}}
 
 
 @dataclass(frozen=True)

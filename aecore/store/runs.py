@@ -27,13 +27,14 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from .config import RunConfig, to_dict
-from .run_format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
+from ..config import RunConfig, to_dict
+from .format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
                          check_png, clean_name, dump_json, env_info, parse_json, preview_png, run_info, unzip_run)
-from .failures import os_reason
-from .run_weights import check_size, model_from_weights
-from .settings import runs_dir
-from .train import TrainResult
+from ..failures import os_reason
+from ..settings import runs_dir
+from ..train import TrainResult
+from .limits import check_size
+from .weights import model_from_weights
 
 __all__ = ["JSON_FILES", "PREVIEW", "RUN_FILES", "SCHEMA_VERSION", "WEIGHTS", "RunError", "RunInfo", "default_name",
            "delete_run", "export_run", "import_run", "list_runs", "load_model", "load_run", "read_preview",

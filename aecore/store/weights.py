@@ -17,16 +17,10 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from .models import build_model
-from .run_format import MAX_ZIP_BYTES, WEIGHTS, RunError, RunInfo
+from ..models import build_model
+from .format import WEIGHTS, RunInfo
+from .limits import MAX_DIM, MAX_HEADER, MAX_RANK, MAX_TENSORS, RunError, check_size
 
-# A real header holds ~100 bytes per tensor and a model here a few dozen tensors: safetensors' own 100 MB
-# limit would let a header cost gigabytes of Python objects once parsed.
-MAX_HEADER = 2**20
-MAX_TENSORS = 1024
-MAX_RANK = 8
-MAX_DIM = 2**31
-MAX_PARAMETERS = MAX_ZIP_BYTES // 4  # float32: the largest model whose export this store can import back
 DTYPES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4,
           "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}  # safetensors' names and item sizes
 TORCH_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
@@ -77,7 +71,7 @@ def _tensor_entry(key: str, entry: Any, data_bytes: int) -> tuple[str, tuple[int
     return entry["dtype"], tuple(shape)
 
 
-def checked_model(info: RunInfo, header: dict[str, tuple[str, tuple[int, ...]]], where: str) -> None:
+def check_against_model(info: RunInfo, header: dict[str, tuple[str, tuple[int, ...]]], where: str) -> None:
     """Check the weights header against the model in the run's config, built on the meta device.
 
     The meta device gives every shape and the parameter count without allocating anything, so a config that
@@ -103,16 +97,9 @@ def checked_model(info: RunInfo, header: dict[str, tuple[str, tuple[int, ...]]],
                            f"{TORCH_DTYPES.get(tensor.dtype, tensor.dtype)}; save the run again with save_run")
 
 
-def check_size(parameters: int, where: str) -> None:
-    if parameters > MAX_PARAMETERS:
-        raise RunError(f"{where}: the model has {parameters:,} parameters, but the store keeps models of at most "
-                       f"{MAX_PARAMETERS:,} parameters (a {MAX_ZIP_BYTES // 2**20} MB export); choose smaller "
-                       "layers or a smaller code")
-
-
 def model_from_weights(info: RunInfo, data: bytes, where: str) -> nn.Module:
     """The run's model with the weights in `data` (a whole safetensors file), checked before anything is built."""
-    checked_model(info, weights_header(data, where), where)
+    check_against_model(info, weights_header(data, where), where)
     try:
         state = safetensors.torch.load(data)
     except (safetensors.SafetensorError, RuntimeError, ValueError) as err:
