@@ -183,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .device import pick_device, set_threads
-    from .metrics import evaluate
+    from .evaluate import evaluate
     from .store.runs import RunError, list_runs, load_model, load_run
 
     set_threads()

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .data import Split, to_float
+from .metrics import mse, psnr
 
 
 @contextlib.contextmanager
@@ -32,11 +33,17 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+def unit_range(x_hat: Tensor) -> Tensor:
+    """A model's output clipped to [0, 1]: linear-output (clamp) models can overshoot, and scores and pictures
+    need the range an image has."""
+    return x_hat.clamp(0.0, 1.0)
+
+
 def reconstruct(model: nn.Module, x: Tensor, device: torch.device | str = "cpu") -> Tensor:
     """Reconstructions of uint8 or float images, float in [0, 1] on the CPU."""
     with evaluating(model):
         xf = to_float(x, device) if x.dtype == torch.uint8 else x.to(device)
-        return model(xf).clamp(0, 1).cpu()  # linear-output models can overshoot
+        return unit_range(model(xf)).cpu()
 
 
 def gray_uint8(x: Tensor | np.ndarray) -> np.ndarray:
@@ -91,8 +98,6 @@ def reconstruct_image(
                          f"{x.shape[-2]}x{x.shape[-1]}")
     if x.shape[1] != shape[0]:
         x = x.mean(1, keepdim=True).expand(1, shape[0], *x.shape[-2:])  # grayscale to the model's channels
-    from .metrics import mse, psnr  # metrics scores through `evaluating`, so it imports this module
-
     x_hat = reconstruct(model, x, device)
     difference = (x - x_hat).abs().mean(1)[0]  # (H, W)
     return ImageReconstruction(x.mean(1)[0].numpy(), x_hat.mean(1)[0].numpy(), difference.numpy(),

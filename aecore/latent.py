@@ -21,7 +21,7 @@ from torch import nn
 
 from .data import Split, to_float
 from .embeddings import PCA_DIMS, DegenerateCodes, MapSettings, neighbour_map  # noqa: F401 (shared names)
-from .infer import evaluating
+from .infer import evaluating, unit_range
 
 METHODS = ("pca", "tsne", "umap")
 Progress = Callable[[float, str], None]
@@ -179,7 +179,7 @@ def decode_codes(
     with evaluating(model):
         for start in range(0, len(z), batch_size):
             zb = torch.from_numpy(z[start:start + batch_size]).to(device)
-            parts.append(model.decode(zb).clamp(0.0, 1.0).float().cpu())  # linear-output models can overshoot
+            parts.append(unit_range(model.decode(zb)).float().cpu())
     return torch.cat(parts).numpy()
 
 

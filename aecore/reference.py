@@ -22,6 +22,7 @@ import torch
 
 from .config import DataConfig
 from .data import Split, load_dataset, to_float
+from .metrics import mse, ssim
 
 REFERENCE_DIR = Path(__file__).parent / "references"
 SAMPLE_SUFFIX = "-sample"
@@ -117,7 +118,6 @@ def pca_scores(train: Split, test: Split, sizes: tuple[int, ...], inputs: torch.
 
     `inputs` (float images like the test split's, e.g. noisy copies) are projected instead of the test images,
     which stay the target: PCA as a denoiser, the linear reference for a denoising autoencoder."""
-    from .metrics import mse, ssim
 
     x_train, x_test = to_float(train.x).flatten(1), to_float(test.x)
     x_in = x_test if inputs is None else inputs

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from .config import RunConfig, TrainConfig
 from .data import Split, load_dataset, split_validation, to_float
 from .device import autocast, make_adam, pick_device
+from .evaluate import evaluate_with_images
 from .infer import evaluating, gray_uint8, reconstruct
 from .models import build_model, count_parameters
 from .noise import corrupt
@@ -245,8 +246,6 @@ def train_run(
     if history.finished:
         history, metrics, per_image = score(model, history, train, test, device)
     elif history.status == "stopped" and history.steps > 0 and keep_partial():
-        from .metrics import evaluate_with_images
-
         metrics, per_image = evaluate_with_images(model, test, device)
     return TrainResult(cfg, model, history, metrics, strip, per_image)
 
@@ -288,8 +287,6 @@ def score(model: nn.Module, history: History, train: Split, test: Split, device:
           ) -> tuple[History, dict[str, float], dict[str, np.ndarray]]:
     """Test metrics with the mean-image reference, and each per test image; a run that does not beat the
     reference gets status no_better."""
-    from .metrics import evaluate_with_images
-
     metrics, per_image = evaluate_with_images(model, test, device)
     metrics |= {"mean_image_mse": mean_image_mse(train, test)}
     if history.ok and not metrics["mse"] < metrics["mean_image_mse"]:  # NaN is no better either

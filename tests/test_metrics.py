@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from aecore.config import DataConfig, ModelConfig
 from aecore.data import Split, load_dataset, to_float
+from aecore.evaluate import evaluate, evaluate_per_image
 from aecore.metrics import (
-    HIGHER_IS_BETTER, METRICS, SKIMAGE_SSIM_KWARGS, evaluate, evaluate_per_image, mae, mse,
-    per_image_metrics, pixel_accuracy, psnr, ssim,
+    HIGHER_IS_BETTER, METRICS, SKIMAGE_SSIM_KWARGS, mae, mse, per_image_metrics, pixel_accuracy, psnr, ssim,
 )
 
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import SSIM_LOSSES, ModelConfig
+from ..metrics import ssim  # the scored metric itself, so the loss optimises what the app reports
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
 
@@ -130,7 +131,6 @@ def ssim_loss(image: Tensor, target: Tensor, cfg: ModelConfig) -> Tensor:
     MSE alone rewards blur; the SSIM term rewards edges and texture the eye sees (Zhao et al. 2017,
     "Loss Functions for Image Restoration with Neural Networks", doi:10.1109/TCI.2016.2644865).
     """
-    from ..metrics import ssim  # the scored metric itself, so the loss optimises what the app reports
 
     pixel = F.mse_loss(image, target) if cfg.recon_loss == "mse_ssim" else F.l1_loss(image, target)
     with torch.autocast(image.device.type, enabled=False):  # its constants (1e-4) vanish in bfloat16
