@@ -20,10 +20,14 @@ from .config import (
     ACTIVATIONS, DATASET_NAMES, LR_SCHEDULES, MODEL_KINDS, NOISE_KINDS, NORMS, OUTPUTS, RECON_LOSSES, UPSAMPLES,
     DataConfig, ModelConfig, RunConfig, TrainConfig,
 )
-from .data import DATASET_INFO
-from .device import pick_device
-from .settings import check_device_name
+from .data import DATASET_INFO, load_dataset
+from .device import pick_device, set_threads
+from .evaluate import evaluate
+from .models import default_config
 from .presets import PRESETS, get_preset
+from .settings import check_device_name
+from .store.runs import RunError, list_runs, load_model, load_run, save_run
+from .train import train_run
 
 # flag -> (config section, field); the dataset and model kind get short names
 _RENAMED = {"data": ("data", "name"), "model": ("model", "kind")}
@@ -100,8 +104,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if value is not None:
             changes[section][f.name] = value
     if "kind" in changes["model"] and not args.preset:
-        from .models import default_config
-
         cfg = dataclasses.replace(cfg, model=default_config(changes["model"]["kind"]))
     parts = {s: dataclasses.replace(getattr(cfg, s), **c) for s, c in changes.items()}
     return dataclasses.replace(cfg, **parts, name=args.name or cfg.name)
@@ -153,8 +155,6 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .device import pick_device, set_threads
-    from .train import train_run
 
     cfg = config_from_args(args)
     set_threads()
@@ -171,8 +171,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     print(format_table([result.metrics], list(result.metrics)))
     if not args.no_save:
-        from .store.runs import save_run
-
         info = save_run(result, preview_images=result.preview_images)
         print(f"saved run {info.id} ({info.name}) in {info.path}", file=sys.stderr)
     if not h.ok:
@@ -181,10 +179,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .device import pick_device, set_threads
-    from .evaluate import evaluate
-    from .store.runs import RunError, list_runs, load_model, load_run
 
     set_threads()
     device = pick_device(args.device)
@@ -229,7 +223,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .store.runs import RunError, list_runs
 
     errors: list[RunError] = []
     rows = [{"run": r.id, "name": r.name, "status": r.status, "model": r.model_kind, "data": r.dataset,

@@ -1,4 +1,4 @@
-"""Training jobs on a Ray cluster: with `AECORE_RAY_ADDRESS` set, `jobs.registry()` is `ray_registry()`.
+"""Training jobs on a Ray cluster: with `AECORE_RAY_ADDRESS` set, `jobs.registry()` is `jobs.ray_registry()`.
 
 Each job is still work on an executor (its id is the executor's, so a refresh rejoins it), but that work
 only follows a Ray actor that runs `train_run` on a worker: Ray's scheduler, not a local slot, decides when
@@ -30,10 +30,9 @@ import ray
 import safetensors.torch
 
 from . import settings
-from .background import Context, Executor, Outcome
+from .background import Context, Outcome
 from .config import RunConfig, from_dict, to_dict
 from .device import pick_device, set_threads
-from .jobs import JobRegistry, follow_events, save_result
 from .models import build_model
 from .settings import check_ray_address
 from .train import TrainEvent, TrainResult, train_run
@@ -147,8 +146,11 @@ class _Trainer:
 class RayTraining:
     """How a registry's jobs train on Ray: one call per job, in the job's executor thread, until it has ended."""
 
-    def __init__(self, address: str, cpus: float, gpus: float):
+    def __init__(self, address: str, cpus: float, gpus: float, follow: Callable[[Any, Any], Callable[[TrainEvent], None]],
+                 save: Callable[[Any, TrainResult, str | Path | None], Outcome]):
+        """`follow(job, ctx)` and `save(job, result, root)` are the local jobs' own (aecore.jobs hands them in)."""
         self.address, self.cpus, self.gpus = check_ray_address(address), cpus, gpus
+        self.follow, self.save = follow, save
         self._waiting: list[str] = []  # jobs handed to Ray that no worker has picked up yet, oldest first
         self._workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
@@ -168,7 +170,7 @@ class RayTraining:
                 connect(self.address)
                 gpus = self._gpus()
             trainer = _Trainer.options(num_cpus=self.cpus, num_gpus=gpus).remote(self.cpus)
-            on_event = follow_events(job, _Quiet())
+            on_event = self.follow(job, _Quiet())
             out = self._follow(job, ctx, trainer, trainer.train.remote(to_dict(job.cfg)), on_event)
         finally:
             with self._lock:
@@ -184,7 +186,7 @@ class RayTraining:
         with self._lock:
             if job.id in self._workers:
                 self._workers[job.id] = dataclasses.replace(self._workers[job.id], ended=out["ended"])
-        return save_result(job, _result(job.cfg, out), root)
+        return self.save(job, _result(job.cfg, out), root)
 
     def _gpus(self) -> float:  # caller holds the lock
         if self.gpus and ray.cluster_resources().get("GPU", 0) < self.gpus:
@@ -272,8 +274,3 @@ def _result(cfg: RunConfig, out: dict) -> TrainResult:
         model.load_state_dict(safetensors.torch.load(out["weights"]), strict=True)
     return TrainResult(cfg, model, **out["result"])
 
-
-def ray_registry(root: str | Path | None = None, address: str | None = None) -> JobRegistry:
-    """A job registry whose jobs train on Ray at `address` (default `AECORE_RAY_ADDRESS`)."""
-    training = RayTraining(address or settings.ray_address() or "local", settings.ray_cpus(), settings.ray_gpus())
-    return JobRegistry(executor=Executor({"train": IN_FLIGHT, "compute": 1}), root=root, train=training)

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits
 from torch import Tensor
 
-from . import background
 from .config import DataConfig
-from .idx import IdxError, read_idx
+from .download import download_dataset
 from .settings import data_dir
+from .torchvision_sets import INFO as TORCHVISION_INFO
+from .torchvision_sets import DatasetUnavailable, is_available, read_arrays  # noqa: F401 (re-exported)
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -30,15 +32,8 @@ DATASET_INFO = {
     "fashion-mnist-sample": "FashionMNIST sample (bundled, 10,000 train / 2,000 test)",
     "mnist-sample": "MNIST sample (bundled, 7,000 train / 1,200 test)",
     "digits": "scikit-learn digits (bundled, 8x8 scaled to 28x28)",
-    "fashion-mnist": "FashionMNIST (torchvision, 60,000 train / 10,000 test)",
-    "mnist": "MNIST (torchvision, 60,000 train / 10,000 test)",
+    **TORCHVISION_INFO,
 }
-_TORCHVISION = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
-RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-class DatasetUnavailable(RuntimeError):
-    """A torchvision dataset is not on disk, is damaged, or could not be downloaded; the message says which."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,30 +77,6 @@ def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split
     return train, test
 
 
-def prefetch(cfg: DataConfig, root: str | Path | None = None) -> str | None:
-    """Load a dataset into the in-process cache as background compute work, so that training starts at once.
-
-    Returns the work's id, or None when the dataset is not on disk. Keyed by dataset and root: a page may
-    ask on every rerun and joins the one load.
-    """
-    if not is_available(cfg.name, root):
-        return None
-    name, folder = cfg.name, str(root or data_dir())
-
-    def load(ctx: background.Context) -> None:
-        _load(name, folder, False)  # the splits stay in _load's cache, not in the executor's entry
-
-    return background.submit(load, "compute", key=("prefetch", name, folder))
-
-
-def is_available(name: str, root: str | Path | None = None) -> bool:
-    """Whether a dataset can be loaded without downloading."""
-    if name not in _TORCHVISION:
-        return True
-    raw = Path(root or data_dir()) / _TORCHVISION[name] / "raw"
-    return all((raw / f).exists() or (raw / f"{f}.gz").exists() for f in RAW_FILES)
-
-
 def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:
     """Hold out a seeded random share of the training images for validation."""
     n_val = int(round(len(train) * fraction))
@@ -136,8 +107,6 @@ def _load_sample(name: str) -> tuple[Split, Split]:
 
 
 def _load_digits() -> tuple[Split, Split]:
-    from sklearn.datasets import load_digits
-
     digits = load_digits()
     x = torch.from_numpy(digits.images).float().div(16.0).unsqueeze(1)  # (N, 1, 8, 8) in [0, 1]
     # 8x8 -> 20x20 centred in 28x28, the way MNIST digits sit in their frame
@@ -152,39 +121,11 @@ def _load_digits() -> tuple[Split, Split]:
 
 
 def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
-    folder = _TORCHVISION[name]
     if download and not is_available(name, root):
-        from .download import download_dataset  # a cycle: download.py names its files with this module's tables
-
         download_dataset(name, root)
-    if not is_available(name, root):
-        raise DatasetUnavailable(
-            f"{DATASET_INFO[name]} is not in {root.resolve()}. Download it (on a machine with internet: "
-            f"download=True, `--download` on the command line, or the Download button in the app), set "
-            f"AECORE_DATA_DIR to a folder that holds {folder}/raw, or use a bundled sample."
-        )
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
-    raw = root / folder / "raw"
-    try:
-        return tuple(_read_split(raw, prefix, classes) for prefix in ("train", "t10k"))  # type: ignore[return-value]
-    except IdxError as err:
-        raise DatasetUnavailable(
-            f"{DATASET_INFO[name]} cannot be loaded: {err}. Delete the damaged file and download it again "
-            f"(the Download button, or `--download`), or use a bundled sample."
-        ) from err
-
-
-def _read_split(raw: Path, prefix: str, classes: tuple[str, ...]) -> Split:
-    """One split from its IDX pair, header first (aecore.idx): never torchvision's reader, which unpickles caches."""
-    x = read_idx(raw / f"{prefix}-images-idx3-ubyte", rank=3, side=28)
-    y = read_idx(raw / f"{prefix}-labels-idx1-ubyte", rank=1)
-    labels = raw / f"{prefix}-labels-idx1-ubyte"
-    if len(y) != len(x):
-        raise IdxError(f"{labels.name} in {raw} holds {len(y):,} labels for {len(x):,} images")
-    if len(y) and int(y.max()) >= len(classes):
-        raise IdxError(f"{labels.name} in {raw} holds label {int(y.max())}; this dataset's classes are 0 to "
-                       f"{len(classes) - 1}")
-    return Split(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), classes)
+    return tuple(Split(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), classes)  # type: ignore[return-value]
+                 for x, y in read_arrays(name, root, len(classes)))
 
 
 def pick_images(labels: np.ndarray, n: int, seed: int = 0, label: int | None = None) -> np.ndarray:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 
-from . import background
 from . import settings
 from .settings import check_device_name
 
@@ -118,19 +117,3 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def warm_up() -> str:
-    """Make the process's first Adam step on a tiny model as background compute work; returns the work's id.
-
-    The first optimiser in a process imports torch._dynamo (1.6 s on a 2-core CPU); done ahead of time,
-    that wait stays off the first Train click. Keyed, so asking on every rerun joins the one warm-up.
-    """
-    return background.submit(lambda ctx: _one_step(), "compute", key=("warm-up",))
-
-
-def _one_step() -> None:
-    layer = torch.nn.Linear(4, 4)
-    opt = make_adam(layer.parameters(), 1e-3, 0.0, torch.device("cpu"))
-    layer(torch.ones(2, 4)).square().mean().backward()
-    opt.step()

@@ -9,11 +9,13 @@ thousand and a map of more points shows no more.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 
 Progress = Callable[[float, str], None]
 PCA_DIMS = 50  # t-SNE inputs are first reduced to this many dimensions, as in van der Maaten's reference code
@@ -76,8 +78,7 @@ def neighbour_map(
 
 
 def _tsne(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Progress) -> np.ndarray:
-    from openTSNE import TSNE
-    from sklearn.decomposition import PCA
+    from openTSNE import TSNE  # a map library: imported by the map that needs it (1 s), not by every page
 
     if x.shape[1] > PCA_DIMS:
         report(0.0, f"PCA from {x.shape[1]} to {PCA_DIMS} dimensions")
@@ -102,10 +103,8 @@ def _tsne(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Pr
 
 
 def _umap(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Progress) -> np.ndarray:
-    import warnings
-
     report(0.0, "loading UMAP (a fresh server compiles it once: some seconds)")
-    from umap import UMAP
+    from umap import UMAP  # a map library: its import compiles numba code (2 s and more), only when a map asks
 
     n_neighbors = min(settings.n_neighbors, len(x) - 1)
     report(0.1, f"UMAP of {len(x):,} codes ({n_neighbors} neighbours, minimum distance {settings.min_dist:g})")

@@ -16,10 +16,12 @@ from statistics import NormalDist
 
 import numpy as np
 import torch
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from .data import Split
-from .latent import _check_codes, decode_codes, encode_split, standardise
+from .latent import check_codes, decode_codes, encode_split, standardise
 
 MAX_COMPONENTS = 50
 FULL_COVARIANCE_UP_TO = 32  # longer codes get one variance per number: a full covariance costs D^2 per component
@@ -63,11 +65,8 @@ class CodeMixture:
 def fit_mixture(z: np.ndarray, components: int = 10, seed: int = 0,
                 on_progress: Callable[[float, str], None] | None = None) -> CodeMixture:
     """A Gaussian mixture of `components` bell curves fitted to codes (N, D) by EM (scikit-learn), seeded."""
-    from sklearn.mixture import GaussianMixture
-    from threadpoolctl import threadpool_limits
-
     report = on_progress or (lambda fraction, message: None)
-    z = _check_codes(z)
+    z = check_codes(z)
     if not 1 <= components <= MAX_COMPONENTS:
         raise ValueError(f"components must be between 1 and {MAX_COMPONENTS}, got {components}")
     if len(z) < 2 * components:
@@ -112,7 +111,7 @@ def sample_mixture(mixture: CodeMixture, n: int = 16, seed: int = 0) -> np.ndarr
 
 def class_means(z: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
     """The mean code (classes, D) float32 of each class; NaN rows for classes with no codes."""
-    z = _check_codes(z)
+    z = check_codes(z)
     labels = np.asarray(labels)
     if labels.shape != (len(z),):
         raise ValueError(f"labels must be one per code ({len(z)}), got shape {labels.shape}")

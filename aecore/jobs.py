@@ -27,6 +27,7 @@ from .config import RunConfig
 from .device import pick_device, set_threads
 from .failures import failure_advice
 from .memory import trim
+from .store.runs import save_run
 from .train import TrainEvent, TrainResult, train_run
 
 __all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "pause", "progress", "registry", "resume",
@@ -230,8 +231,6 @@ def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
 
 def save_result(job: _Job, result: TrainResult, root: str | Path | None) -> Outcome:
     """Save what a job trained (when it may be kept) and end its snapshot as training ended."""
-    from .store.runs import save_run
-
     history = result.history
     run_id = save_run(result, root=root, preview_images=result.preview_images).id if result.savable else None
     state = {"early_stopped": "done"}.get(history.status, history.status)
@@ -254,12 +253,19 @@ def registry() -> JobRegistry:
     global _registry
     with _registry_lock:
         if _registry is None and settings.ray_address():
-            from .cluster import ray_registry  # Ray is imported only when a cluster is asked for
-
             _registry = ray_registry()
         elif _registry is None:
             _registry = JobRegistry(executor=background.executor())
         return _registry
+
+
+def ray_registry(root: str | Path | None = None, address: str | None = None) -> JobRegistry:
+    """A job registry whose jobs train on Ray at `address` (default `AECORE_RAY_ADDRESS`)."""
+    from .cluster import IN_FLIGHT, RayTraining  # an optional dependency: Ray is imported only for a cluster
+
+    training = RayTraining(address or settings.ray_address() or "local", settings.ray_cpus(), settings.ray_gpus(),
+                           follow_events, save_result)
+    return JobRegistry(executor=Executor({"train": IN_FLIGHT, "compute": 1}), root=root, train=training)
 
 
 def on_cluster() -> bool:

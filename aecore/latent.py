@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 from torch import nn
 
 from .data import Split, to_float
@@ -82,7 +83,7 @@ def project(
     each stage. Codes with no spread raise `DegenerateCodes` whatever the method.
     """
     report = on_progress or (lambda fraction, message: None)
-    z = _check_codes(z)
+    z = check_codes(z)
     if method not in METHODS:
         raise ValueError(f"unknown projection {method!r}; choose one of: {', '.join(METHODS)}")
     if dims not in (2, 3):
@@ -95,7 +96,6 @@ def project(
         report(1.0, f"the latent is already {dims}-D: shown as it is")
         return Projection(z.copy(), np.arange(n), "identity", warning=warning)
     if method == "pca":
-        from sklearn.decomposition import PCA
 
         if n < dims:
             raise ValueError(f"PCA to {dims}-D needs at least {dims} codes, got {n}")
@@ -171,7 +171,7 @@ def decode_codes(
     model: nn.Module, z: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 1000
 ) -> np.ndarray:
     """Images (n, C, H, W) float32 in [0, 1] decoded from codes (n, D); a single code (D,) gives n = 1."""
-    z = _check_codes(np.atleast_2d(z))
+    z = check_codes(np.atleast_2d(z))
     latent_dim = getattr(model, "latent_dim", z.shape[1])
     if z.shape[1] != latent_dim:
         raise ValueError(f"codes have {z.shape[1]} dims but the model's latent has {latent_dim}")
@@ -199,7 +199,7 @@ def interpolate(
 
 def nearest(z: np.ndarray, index: int, k: int = 8) -> np.ndarray:
     """Indices of the (at most) k codes closest to z[index] in Euclidean distance, nearest first, itself excluded."""
-    z = _check_codes(z)
+    z = check_codes(z)
     if not 0 <= index < len(z):
         raise IndexError(f"index {index} is outside the {len(z)} codes")
     if k < 1:
@@ -213,7 +213,7 @@ def nearest(z: np.ndarray, index: int, k: int = 8) -> np.ndarray:
 
 def principal_directions(z: np.ndarray, k: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The codes' mean (D,), top principal directions (k, D) (unit, sign-fixed) and the std along each (k,)."""
-    z = _check_codes(z)
+    z = check_codes(z)
     if len(z) < 2:
         raise ValueError(f"principal directions need at least 2 codes, got {len(z)}")
     mean = z.mean(axis=0, dtype=np.float64)
@@ -233,7 +233,8 @@ def along_directions(mean: np.ndarray, directions: np.ndarray, stds: np.ndarray,
     return (mean + (amounts * stds) @ directions).astype(np.float32)
 
 
-def _check_codes(z: np.ndarray) -> np.ndarray:
+def check_codes(z: np.ndarray) -> np.ndarray:
+    """Codes as a contiguous float32 (N, D) array; ValueError for an empty one or one holding NaN or infinity."""
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
         raise ValueError(f"codes must be a non-empty (N, D) array, got shape {z.shape}")

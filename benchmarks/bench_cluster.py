@@ -50,7 +50,7 @@ def main() -> None:
     imported = time.perf_counter() - start
     ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     started = time.perf_counter() - start - imported
-    from aecore.cluster import ray_registry
+    from aecore.jobs import ray_registry
 
     local_wall, local_train = timed_job(JobRegistry(executor=Executor({"train": 1, "compute": 1})))
     on_ray = ray_registry(address="local")

@@ -32,7 +32,7 @@ from aecore.config import DataConfig, TrainConfig  # noqa: E402
 from aecore.data import load_dataset  # noqa: E402
 from aecore.models import build_model, default_config  # noqa: E402
 from aecore.train import fit  # noqa: E402
-from aecore.tv import import_torchvision  # noqa: E402
+from aecore.torchvision_shim import import_torchvision  # noqa: E402
 
 TARGETS = {"mlp_ae": 4.0, "conv_ae": 2.0, "vae": 3.0}  # x the classic loop
 PEAK_TARGETS = {"mlp_ae": 0.6}  # share of the fp32 matmul peak

@@ -13,9 +13,8 @@ import streamlit as st
 
 import aecore.jobs
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig
-from aecore.data import is_available, prefetch
-from aecore.device import warm_up
-from aecore.download import download_status, start_download
+from aecore.data import is_available
+from aecore.prepare import download_status, prefetch, start_download, warm_up
 from aecore.models import default_config, is_variational
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress

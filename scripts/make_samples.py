@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore.tv import import_torchvision
+from aecore.torchvision_shim import import_torchvision
 
 OUT = Path(__file__).resolve().parent.parent / "aecore" / "samples"
 SIZES = {"fashion-mnist-sample": ("FashionMNIST", 10_000, 2_000), "mnist-sample": ("MNIST", 7_000, 1_200)}

@@ -33,7 +33,7 @@ def ray_cpus():
 @pytest.fixture
 def cluster(ray_cpus, runs_dir):
     """A registry on the module's Ray; whatever a test leaves training is stopped, so the next test has both CPUs."""
-    from aecore.cluster import ray_registry
+    from aecore.jobs import ray_registry
 
     registry = ray_registry(address="local")
     yield registry
@@ -137,7 +137,7 @@ def test_an_error_on_the_worker_fails_the_job_with_its_own_message(cluster):
 
 
 def test_bad_settings_are_one_error_naming_the_variable(ray_cpus, monkeypatch):
-    from aecore.cluster import ray_registry
+    from aecore.jobs import ray_registry
 
     with pytest.raises(ValueError, match="AECORE_RAY_ADDRESS must be local, auto"):
         ray_registry(address="http://head")
@@ -149,7 +149,7 @@ def test_bad_settings_are_one_error_naming_the_variable(ray_cpus, monkeypatch):
 
 
 def test_a_gpu_asked_of_a_cluster_without_one_trains_on_a_cpu(ray_cpus, monkeypatch):
-    from aecore.cluster import ray_registry
+    from aecore.jobs import ray_registry
 
     monkeypatch.setenv("AECORE_RAY_GPUS", "1")
     cluster = ray_registry(address="local")

@@ -48,7 +48,7 @@ def test_torchvision_path_reads_shared_root(shared_root):
 
 
 def test_torchvision_imports_in_a_fresh_process_through_aecore():
-    code = "from aecore.tv import import_torchvision; tv = import_torchvision(); print(tv.datasets.FashionMNIST.__name__)"
+    code = "from aecore.torchvision_shim import import_torchvision; tv = import_torchvision(); print(tv.datasets.FashionMNIST.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "FashionMNIST"
@@ -80,7 +80,8 @@ def test_split_rejects_float_images():
 
 
 def test_prefetch_fills_the_cache_in_the_background(tmp_path):
-    from aecore.data import _load, prefetch
+    from aecore.data import _load
+    from aecore.prepare import prefetch
 
     cfg = DataConfig(name="mnist-sample")
     work = prefetch(cfg)

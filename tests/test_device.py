@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from aecore import background
-from aecore.device import available_cpus, cgroup_cpu_limit, make_adam, pick_device, warm_up
+from aecore.device import available_cpus, cgroup_cpu_limit, make_adam, pick_device
+from aecore.prepare import warm_up
 
 ROOT = Path(__file__).resolve().parents[1]
 

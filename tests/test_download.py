@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from aecore import background, download
+from aecore import background, download, prepare
 from aecore.data import DatasetUnavailable, is_available
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -64,32 +64,32 @@ def test_bundled_datasets_are_not_downloadable(tmp_path):
 def test_background_download_reports_failure_then_success(tmp_path, local_mirror, monkeypatch):
     def wait(name):
         deadline = time.monotonic() + 30
-        while (status := download.download_status(name)).state == "running":
+        while (status := prepare.download_status(name)).state == "running":
             assert time.monotonic() < deadline, status
             time.sleep(0.02)
         return status
 
-    monkeypatch.setattr(download, "_status", {})
-    assert download.download_status("mnist").state == "idle"
-    download.start_download("mnist", tmp_path / "offline", mirrors=OFFLINE)
+    monkeypatch.setattr(prepare, "_status", {})
+    assert prepare.download_status("mnist").state == "idle"
+    prepare.start_download("mnist", tmp_path / "offline", mirrors=OFFLINE)
     failed = wait("mnist")
     assert failed.state == "failed" and "could not download" in failed.message
-    download.start_download("mnist", tmp_path / "data")
+    prepare.start_download("mnist", tmp_path / "data")
     done = wait("mnist")
     assert (done.state, done.fraction, done.message) == ("done", 1.0, "")
-    assert download.start_download("mnist", tmp_path / "data").state == "done"  # already there: no new thread
+    assert prepare.start_download("mnist", tmp_path / "data").state == "done"  # already there: no new thread
 
 
 def test_a_download_waits_for_a_compute_slot_and_two_starts_share_it(tmp_path, local_mirror, monkeypatch):
-    monkeypatch.setattr(download, "_status", {})
+    monkeypatch.setattr(prepare, "_status", {})
     monkeypatch.setattr(background, "_executor", background.Executor({"compute": 1}))
     gate = threading.Event()
     blocker = background.submit(lambda ctx: gate.wait(30), "compute")  # a map being drawn, say
-    waiting = download.start_download("mnist", tmp_path / "data")
+    waiting = prepare.start_download("mnist", tmp_path / "data")
     assert (waiting.state, waiting.fraction, waiting.message) == ("running", 0.0, "waiting for other work to finish")
-    work = download._status["mnist"]
-    download.start_download("mnist", tmp_path / "data")  # a second click, or a second session
-    assert download._status["mnist"] == work
+    work = prepare._status["mnist"]
+    prepare.start_download("mnist", tmp_path / "data")  # a second click, or a second session
+    assert prepare._status["mnist"] == work
     gate.set()
     assert background.wait(blocker, 10).state == "done" and background.wait(work, 30).state == "done"
-    assert download.download_status("mnist").state == "done" and is_available("mnist", tmp_path / "data")
+    assert prepare.download_status("mnist").state == "done" and is_available("mnist", tmp_path / "data")

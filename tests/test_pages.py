@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from apptest import open_page, texts
 
 import aecore.download
+import aecore.prepare
 import aecore.jobs
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -107,13 +108,13 @@ def test_settings_that_clash_say_so_and_block_training():
 def test_a_missing_dataset_offers_a_download_that_fails_clearly_offline(monkeypatch):
     _, resources = aecore.download.sources("fashion-mnist")
     monkeypatch.setattr(aecore.download, "sources", lambda name: (("http://127.0.0.1:9/",), resources))
-    monkeypatch.setattr(aecore.download, "_status", {})
+    monkeypatch.setattr(aecore.prepare, "_status", {})
     at = open_page("pages/train.py")
     at.selectbox(key="dataset").set_value("fashion-mnist").run()
     assert at.button(key="train").disabled
     at.button(key="download").click().run()
     deadline = time.monotonic() + 30
-    while aecore.download.download_status("fashion-mnist").state == "running":
+    while aecore.prepare.download_status("fashion-mnist").state == "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     at.run()
@@ -130,7 +131,7 @@ def test_a_download_waiting_for_its_turn_shows_its_place_and_then_its_outcome(mo
 
     _, resources = aecore.download.sources("fashion-mnist")
     monkeypatch.setattr(aecore.download, "sources", lambda name: (("http://127.0.0.1:9/",), resources))
-    monkeypatch.setattr(aecore.download, "_status", {})
+    monkeypatch.setattr(aecore.prepare, "_status", {})
     release = threading.Event()
     busy = background.submit(lambda ctx: release.wait(30), "compute")  # a long map holds the one compute slot
     try:
@@ -146,7 +147,7 @@ def test_a_download_waiting_for_its_turn_shows_its_place_and_then_its_outcome(mo
         release.set()
     background.wait(busy, 30)
     deadline = time.monotonic() + 30
-    while aecore.download.download_status("fashion-mnist").state == "running":
+    while aecore.prepare.download_status("fashion-mnist").state == "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     at.run()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
+import torch
+
 _SCHEMAS = (
     "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
     "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
@@ -22,13 +24,11 @@ _libraries: list = []  # a torch.library.Library unregisters its schemas when co
 def import_torchvision() -> ModuleType:
     """Return the torchvision module, defining missing op schemas when its C ops failed to load."""
     try:
-        import torchvision
+        import torchvision  # the import this module exists to retry, so it is made here and not at the top
         return torchvision
     except RuntimeError as err:
         if "torchvision::" not in str(err):
             raise
-    import torch
-
     for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[name]
     lib = torch.library.Library("torchvision", "FRAGMENT")
@@ -37,14 +37,12 @@ def import_torchvision() -> ModuleType:
         if not _has_schema(op):
             lib.define(schema)
     _libraries.append(lib)
-    import torchvision
+    import torchvision  # again, now that the schemas its fake kernels need are defined
 
     return torchvision
 
 
 def _has_schema(op: str) -> bool:
-    import torch
-
     try:
         torch._C._dispatch_find_schema_or_throw(f"torchvision::{op}", "")
         return True
