@@ -66,7 +66,7 @@ class StepLog:
         self.keys: tuple[str, ...] = ()
         self.queued: list[tuple[Tensor, Tensor, int]] = []  # (logs stacked in keys' order, bad after it, images)
         self.read_at = -math.inf
-        self.steps, self.seen, self.diverged = 0, 0, ""  # what has been reported
+        self.steps_reported, self.seen, self.diverged = 0, 0, ""  # what has been reported
         self.epoch, self.sums, self.count = 0, {}, 0
 
     def new_epoch(self, epoch: int) -> None:
@@ -77,7 +77,7 @@ class StepLog:
         if not self.keys:
             self.keys = ("loss", *(k for k in logs if k != "loss"))
         row = torch.stack([logs[k].detach().float() for k in self.keys])
-        if self.steps == 0 and not self.queued:  # the first batch sets the limit: one wait, once
+        if self.steps_reported == 0 and not self.queued:  # the first batch sets the limit: one wait, once
             first = float(row[0])
             if 0 < first < math.inf:
                 self.limit = EXPLODED * first
@@ -102,14 +102,14 @@ class StepLog:
         self.read_at = time.perf_counter()
         for (*values, bad), size in zip(rows.tolist(), sizes):  # the one wait for the device
             if bad:
-                when = f"at step {self.steps + 1} (epoch {self.epoch})"
+                when = f"at step {self.steps_reported + 1} (epoch {self.epoch})"
                 self.diverged = exploded("loss", values[0], self.limit, when)
                 return False
             logs = dict(zip(self.keys, values))
-            self.steps, self.seen, self.count = self.steps + 1, self.seen + size, self.count + size
+            self.steps_reported, self.seen, self.count = self.steps_reported + 1, self.seen + size, self.count + size
             for k, v in logs.items():
                 self.sums[k] = self.sums.get(k, 0.0) + v * size
-            self.on_step(self.epoch, self.steps, logs, self.speed())
+            self.on_step(self.epoch, self.steps_reported, logs, self.speed())
         return True
 
     def speed(self) -> float:

@@ -10,11 +10,11 @@ no per-sample transform (see benchmarks/bench_train.py for what that buys).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from .config import RunConfig, TrainConfig
 from .data import Split, load_dataset, split_validation, to_float
 from .device import autocast, make_adam, pick_device
+from .early_stopping import EarlyStopping
 from .evaluate import evaluate_with_images
 from .infer import evaluating, gray_uint8, reconstruct
 from .models import build_model, count_parameters
@@ -101,85 +102,105 @@ def fit(
     With `cfg.patience`, the model ends holding the epoch with the lowest validation loss.
     Every step gets its event, but in bursts: losses are read back from the device a few times a second.
     """
+    # Set-up: the images on the device, the optimiser and its schedule, the clock and the step log.
     device = torch.device(device)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
     model.to(device).train()
-    x_train = train.x.to(device)
-    n = len(train)
-    batch = min(cfg.batch_size, n)
-    per_epoch = math.ceil(n / batch)
-    total = total_steps(n, cfg)
+    total = total_steps(len(train), cfg)
     opt = make_adam(model.parameters(), cfg.lr, cfg.weight_decay, device)
-    schedule = make_scheduler(opt, cfg, total)  # None: a constant rate
-
-    epochs: list[dict[str, float]] = []
-    lowest, best_epoch, best_state = math.inf, 0, None  # the epoch to keep
-    reference, waited = math.inf, 0  # the last loss that improved by min_delta, and epochs since
-    step, status, message = 0, "done", ""  # step: updates queued, which may run ahead of those reported
     clock = Clock()
     start = clock.now()
     losses = StepLog(opt, device, clock, lambda e, k, logs, speed: on_step(TrainEvent(e, k, total, logs, speed)))
+    loop = _Loop(model, opt, make_scheduler(opt, cfg, total), losses, train.x.to(device), cfg,
+                 torch.Generator(device=device).manual_seed(cfg.seed), device, min(cfg.batch_size, len(train)), total,
+                 should_stop)
+    early = EarlyStopping(cfg.patience, cfg.min_delta)
+    epochs: list[dict[str, float]] = []
+    steps_taken, status, message = 0, "done", ""  # steps_taken: updates queued, which may run ahead of those reported
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
+        # One epoch of steps, then every loss it queued read back.
         epoch_start = clock.now()
         losses.new_epoch(epoch)
-        perm = torch.randperm(n, generator=gen, device=device)
-        for i in range(per_epoch):
-            if clock.ask(should_stop):
-                status = "stopped"
-                break
-            # index_select: 7 us for 128 images where x[idx]'s general indexing takes 59 us, 2 % of an mlp_ae step
-            target = to_float(x_train.index_select(0, perm[i * batch:(i + 1) * batch]))
-            inputs = corrupt(target, cfg.noise, cfg.noise_level, gen) if cfg.denoising else target
-            with autocast(device, cfg.bf16):
-                loss, logs = model.loss(inputs, target, gen)
-            if not losses.add(logs, len(target)):  # no step is taken from a bad loss
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if schedule is not None:
-                schedule.step()
-            step += 1
-            if step >= total or (losses.due() and not losses.report()):
-                break
+        steps_taken, stopped = _run_epoch(loop, steps_taken)
         if not losses.report():
             status, message = "diverged", losses.diverged
             break
-        if status == "stopped":
-            message = f"stopped at step {losses.steps}"
+        if stopped:
+            status, message = "stopped", f"stopped at step {losses.steps_reported}"
         if status != "done" or losses.count == 0:
             break
-        row = {"epoch": float(epoch), **{f"train_{k}": v / losses.count for k, v in losses.sums.items()}}
-        if val is not None:
-            row.update({f"val_{k}": v for k, v in validate(model, val, device, cfg).items()})
-        row["seconds"] = clock.now() - epoch_start
+        # The epoch's row: mean training losses, validation losses and its time; a validation loss that blew up ends it.
+        row = {**_epoch_losses(model, val, cfg, losses, epoch, device), "seconds": clock.now() - epoch_start}
         epochs.append(row)
         monitored = row.get("val_loss", row["train_loss"])
         if not (math.isfinite(monitored) and monitored <= losses.limit):
-            when = f"after epoch {epoch}"
-            status, message = "diverged", exploded("validation loss", monitored, losses.limit, when)
+            status, message = "diverged", exploded("validation loss", monitored, losses.limit, f"after epoch {epoch}")
             break
-        if monitored < lowest:
-            lowest, best_epoch = monitored, epoch
-            best_state = copy.deepcopy(model.state_dict()) if cfg.patience else None
-        if monitored < reference - cfg.min_delta:  # min_delta decides only how long to wait
-            reference, waited = monitored, 0
-        else:
-            waited += 1
-        on_step(TrainEvent(epoch, losses.steps, total, row, losses.speed(), epoch_end=True))
-        if step >= total:
+        # Early stopping: remember the best epoch; stop at the last step or when patience runs out.
+        early.update(model, epoch, monitored)
+        on_step(TrainEvent(epoch, losses.steps_reported, total, row, losses.speed(), epoch_end=True))
+        if steps_taken >= total:
             break
-        if cfg.patience and waited >= cfg.patience:
-            status, message = "early_stopped", f"no improvement of {cfg.min_delta} in {cfg.patience} epochs; kept epoch {best_epoch}"
+        if early.out_of_patience:
+            status, message = "early_stopped", early.reason
             break
-    if status in ("done", "early_stopped") and best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        best_epoch = len(epochs)
+    # The end: the kept epoch's weights, in eval mode.
+    kept = status in ("done", "early_stopped") and early.restore_best(model)
     seconds = clock.now() - start
     model.eval()
-    return History(status, tuple(epochs), losses.steps, seconds, losses.seen / max(seconds, 1e-9), best_epoch, message)
+    return History(status, tuple(epochs), losses.steps_reported, seconds, losses.seen / max(seconds, 1e-9),
+                   early.best_epoch if kept else len(epochs), message)
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """What every step of one fit uses, built once by `fit`."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    schedule: Any  # a learning-rate scheduler, or None for a constant rate
+    losses: StepLog
+    x: Tensor  # the training images on the device, uint8
+    cfg: TrainConfig
+    gen: torch.Generator
+    device: torch.device
+    batch: int
+    total: int  # steps fit takes unless it stops early
+    should_stop: Callable[[], bool]
+
+
+def _run_epoch(loop: _Loop, steps_taken: int) -> tuple[int, bool]:
+    """One epoch's optimiser steps in a fresh seeded order; returns the steps taken so far and whether a stop was asked."""
+    loop.model.train()
+    perm = torch.randperm(len(loop.x), generator=loop.gen, device=loop.device)
+    for i in range(math.ceil(len(loop.x) / loop.batch)):
+        if loop.losses.clock.ask(loop.should_stop):
+            return steps_taken, True
+        # index_select: 7 us for 128 images where x[idx]'s general indexing takes 59 us, 2 % of an mlp_ae step
+        target = to_float(loop.x.index_select(0, perm[i * loop.batch:(i + 1) * loop.batch]))
+        cfg = loop.cfg
+        inputs = corrupt(target, cfg.noise, cfg.noise_level, loop.gen) if cfg.denoising else target
+        with autocast(loop.device, cfg.bf16):
+            loss, logs = loop.model.loss(inputs, target, loop.gen)
+        if not loop.losses.add(logs, len(target)):  # no step is taken from a bad loss
+            break
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.opt.step()
+        if loop.schedule is not None:
+            loop.schedule.step()
+        steps_taken += 1
+        if steps_taken >= loop.total or (loop.losses.due() and not loop.losses.report()):
+            break
+    return steps_taken, False
+
+
+def _epoch_losses(model: nn.Module, val: Split | None, cfg: TrainConfig, losses: StepLog, epoch: int,
+                  device: torch.device) -> dict[str, float]:
+    """The epoch's mean training losses (over the steps reported) and, with a validation split, its losses."""
+    row = {"epoch": float(epoch), **{f"train_{k}": v / losses.count for k, v in losses.sums.items()}}
+    if val is not None:
+        row.update({f"val_{k}": v for k, v in validate(model, val, device, cfg).items()})
+    return row
 
 
 def total_steps(n: int, cfg: TrainConfig) -> int:
