@@ -20,7 +20,7 @@ from torch import nn
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Split, load_dataset
 from .device import pick_device, set_threads
-from .evaluate import errors_by_class, evaluate_per_image
+from .scoring import errors_by_class, evaluate_per_image
 from .infer import gray_uint8, reconstruct
 from .train import TrainEvent, train_run
 

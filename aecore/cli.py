@@ -22,7 +22,7 @@ from .config import (
 )
 from .data import DATASET_INFO, load_dataset
 from .device import pick_device, set_threads
-from .evaluate import evaluate
+from .scoring import evaluate
 from .models import default_config
 from .presets import PRESETS, get_preset
 from .settings import check_device_name

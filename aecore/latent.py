@@ -1,7 +1,7 @@
 """The latent space made visible: encode a split, project the codes to 2-D or 3-D, walk between codes.
 
 `encode_split` gives the codes of a seeded subset of images; `project` maps them with PCA, t-SNE
-(van der Maaten & Hinton 2008) or UMAP (McInnes et al. 2018), the last two in `aecore.embeddings`;
+(van der Maaten & Hinton 2008) or UMAP (McInnes et al. 2018), the last two in `aecore.maps`;
 `subset` keeps the codes of chosen images, so a selection can be mapped again on its own, and `map_csv`
 writes a map with its codes for download; `interpolate`, `nearest` and `principal_directions` back the
 interactive views, and `decode_codes` turns any codes back into images. Everything returns numpy
@@ -21,7 +21,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from .data import Split, to_float
-from .embeddings import PCA_DIMS, DegenerateCodes, MapSettings, neighbour_map  # noqa: F401 (shared names)
+from .maps import PCA_DIMS, DegenerateCodes, MapSettings, neighbour_map  # noqa: F401 (shared names)
 from .infer import evaluating, unit_range
 
 METHODS = ("pca", "tsne", "umap")

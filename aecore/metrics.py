@@ -1,7 +1,7 @@
 """Reconstruction quality per image: pure, vectorised functions that import nothing of aecore.
 
 Every metric is a torch function: `(B, C, H, W)` in [0, 1] goes in, `(B,)` comes out, so a whole test split
-is scored in a few batched calls instead of a Python loop over images (`aecore.evaluate` does the scoring).
+is scored in a few batched calls instead of a Python loop over images (`aecore.scoring` does the scoring).
 SSIM follows Wang et al. 2004 (doi:10.1109/TIP.2003.819861) and matches
 `skimage.metrics.structural_similarity(a, b, **SKIMAGE_SSIM_KWARGS)` (`channel_axis` for C > 1).
 """

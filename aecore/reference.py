@@ -4,24 +4,19 @@
 and records test MSE, SSIM and PSNR, beside two yardsticks measured in the same run: PCA with each
 preset's code size (the best any linear autoencoder can do) and the mean training image (what a model
 that learned nothing scores). A bundled sample reads its full dataset's file: the images are the same
-kind, only fewer. Files are only read, never written here. `code_example(dataset)` shows that yardstick at
-work on one image: encoded by PCA, the best linear autoencoder (Baldi & Hornik 1989,
-doi:10.1016/0893-6080(89)90014-2), and decoded again.
+kind, only fewer. Files are only read, never written here.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from .config import DataConfig
-from .data import Split, load_dataset, to_float
+from .data import Split, to_float
 from .metrics import mse, ssim
 
 REFERENCE_DIR = Path(__file__).parent / "references"
@@ -80,36 +75,6 @@ def _number(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isinf(v):
         raise TypeError(f"expected a finite number, got {v!r}")
     return float(v)
-
-
-@dataclass(frozen=True, eq=False)
-class CodeExample:
-    """One image, its code and its reconstruction through a linear autoencoder."""
-
-    image: np.ndarray  # (H, W) uint8, a test image
-    code: np.ndarray  # (D,) float32, its coordinates along the top D principal components
-    reconstruction: np.ndarray  # (H, W) uint8, decoded from `code` alone
-    label: str  # class name of the image
-
-
-def code_example(name: str, label: int = 0, code_size: int = 8, fit_images: int = 2000) -> CodeExample:
-    """The first test image of class `label`, encoded to `code_size` numbers by PCA fitted on training images."""
-    train, test = load_dataset(DataConfig(name=name, limit_train=fit_images))
-    if not 1 <= code_size <= min(len(train), train.x[0].numel()):
-        raise ValueError(f"code_size must be between 1 and {min(len(train), train.x[0].numel())}, got {code_size}")
-    matches = (test.y == label).nonzero().flatten()
-    if len(matches) == 0:
-        raise ValueError(f"class {label} has no test image in {name}; choose one of 0..{len(test.classes) - 1}")
-    H, W = train.x.shape[-2:]
-    x = train.x[:, 0].reshape(len(train), -1).numpy().astype(np.float32) / 255  # (N, H*W)
-    mean = x.mean(axis=0)
-    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-    components = vt[:code_size]  # (D, H*W), orthonormal rows: the encoder, and transposed, the decoder
-    image = test.x[int(matches[0]), 0].numpy()
-    code = (image.reshape(-1).astype(np.float32) / 255 - mean) @ components.T  # (D,)
-    decoded = np.clip(mean + code @ components, 0, 1).reshape(H, W)
-    return CodeExample(image, code.astype(np.float32), (decoded * 255).round().astype(np.uint8),
-                       test.classes[label])
 
 
 def pca_scores(train: Split, test: Split, sizes: tuple[int, ...], inputs: torch.Tensor | None = None,

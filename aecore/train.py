@@ -24,7 +24,7 @@ from .config import RunConfig, TrainConfig
 from .data import Split, load_dataset, split_validation, to_float
 from .device import autocast, make_adam, pick_device
 from .early_stopping import EarlyStopping
-from .evaluate import evaluate_with_images
+from .scoring import evaluate_with_images
 from .infer import evaluating, gray_uint8, reconstruct
 from .models import build_model, count_parameters
 from .noise import corrupt

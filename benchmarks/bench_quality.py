@@ -38,7 +38,7 @@ from aecore.config import DataConfig, RunConfig  # noqa: E402
 from aecore.data import Split, load_dataset, split_validation, to_float  # noqa: E402
 from aecore.device import pick_device  # noqa: E402
 from aecore.denoise import denoising_scores, noisy_images  # noqa: E402
-from aecore.evaluate import evaluate  # noqa: E402
+from aecore.scoring import evaluate  # noqa: E402
 from aecore.metrics import ssim  # noqa: E402
 from aecore.presets import PRESETS, get_preset  # noqa: E402
 from aecore.reference import PCA_CODE_SIZES, pca_scores  # noqa: E402

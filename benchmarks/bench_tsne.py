@@ -110,7 +110,7 @@ def main() -> int:
     best = min(good, key=seconds.get)
     print(f"faster at equal trustworthiness (no more than {QUALITY_TOLERANCE} lower): {best}")
     if best != ours:
-        print("FAIL: scikit-learn's t-SNE is now the better choice for aecore.embeddings", file=sys.stderr)
+        print("FAIL: scikit-learn's t-SNE is now the better choice for aecore.maps", file=sys.stderr)
         return 1
     return 0
 

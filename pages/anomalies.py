@@ -15,7 +15,7 @@ import aecore.tasks
 from aecore import background
 from aecore.anomaly import OneClassResult, one_class_demo
 from aecore.store.runs import RunInfo
-from ui.analysis import errors_work
+from ui.shared_results import errors_work
 from ui.charts import class_errors_figure, error_histogram_figure, roc_figure
 from ui.images import enlarge, stack_pairs
 from ui.loaders import finished_runs, load_model_or_stop, load_test_or_stop, run_picker, show_no_runs

@@ -15,13 +15,13 @@ import pandas as pd
 import streamlit as st
 
 import aecore.data
-import aecore.evaluate
+import aecore.scoring
 from aecore.data import Split
 from aecore.metrics import HIGHER_IS_BETTER
 from aecore.models import count_parameters
 from aecore.reference import load_reference, pca_at
 from aecore.store.runs import RunInfo
-from ui.analysis import cached_reconstructions, scores_work
+from ui.shared_results import cached_reconstructions, scores_work
 from ui.charts import class_bars_figure, loss_curves_figure
 from ui.images import heat_colours, heat_scale, labelled_grid, png_bytes
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
@@ -192,7 +192,7 @@ def show_reference(dataset: str) -> None:
 
 def show_class_chart(chosen: list[RunInfo], names: list[str], split: Split, scores: dict[str, dict]) -> None:
     labels = split.y.numpy()
-    values = {name: aecore.evaluate.class_means(scores[r.id]["ssim"], labels, split.classes)
+    values = {name: aecore.scoring.class_means(scores[r.id]["ssim"], labels, split.classes)
               for r, name in zip(chosen, names)}
     st.plotly_chart(class_bars_figure(values), key="compare_classes",
                     alt="Bar chart of each model's average SSIM for every class of image")
@@ -269,7 +269,7 @@ for r in chosen:
     scores[r.id] = result_of(work[r.id], "Scoring every test image", "The test images could not be scored.")
     if scores[r.id] is None:
         st.stop()
-means = {r.id: aecore.evaluate.summarise(scores[r.id]) for r in chosen}
+means = {r.id: aecore.scoring.summarise(scores[r.id]) for r in chosen}
 show_table(scores_table(chosen, names, means, {r.id: parameter_count(r, models[r.id]) for r in chosen}, dataset), len(split))
 show_reference(dataset)
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from aecore.data import DATASET_INFO, is_available
 from aecore.data import class_gallery
-from aecore.reference import CodeExample, code_example
+from aecore.pca_example import CodeExample, code_example
 from ui.charts import autoencoder_figure
 from ui.images import labelled_rows, png_bytes
 from ui.shell import require_shell

@@ -21,7 +21,7 @@ import aecore.latent
 from aecore.data import Split
 from aecore.latent import Codes, Projection
 from aecore.store.runs import RunInfo
-from ui.analysis import map_codes, projection_work
+from ui.shared_results import map_codes, projection_work
 from ui.charts import latent_figure
 from ui.images import enlarge, labelled_grid, png_bytes
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, run_picker

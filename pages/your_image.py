@@ -1,6 +1,6 @@
 """Your image: upload a picture (or take one from the test set) and see how each chosen model redraws it.
 
-aecore.images turns the upload into what the models were trained on (28x28 grayscale, a light object on
+aecore.uploads turns the upload into what the models were trained on (28x28 grayscale, a light object on
 black, centred); each model then redraws it, with its error as a number and as a heatmap. A refused file
 gets a plain message, never a traceback.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aecore.images import UserImage
+from aecore.uploads import UserImage
 from aecore.data import pick_test_image
 from aecore.infer import ImageReconstruction, reconstruct_image
 from aecore.store.runs import RunInfo

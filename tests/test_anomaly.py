@@ -14,7 +14,7 @@ from aecore.anomaly import (error_report, errors_by_class, one_class_demo, one_c
 from aecore.background import Executor
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
-from aecore.evaluate import evaluate_per_image
+from aecore.scoring import evaluate_per_image
 from aecore.models import build_model, default_config
 from aecore.train import fit, train_run
 

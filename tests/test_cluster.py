@@ -14,7 +14,7 @@ from aecore.background import Executor
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.jobs import JobRegistry
-from aecore.evaluate import evaluate
+from aecore.scoring import evaluate
 from aecore.store.runs import list_runs, load_model, load_run
 
 SMALL = RunConfig(DataConfig(limit_train=1500, limit_test=100), ModelConfig(), TrainConfig(epochs=2, batch_size=64))

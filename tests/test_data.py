@@ -1,12 +1,13 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from aecore import background
 from aecore.config import DataConfig
-from aecore.data import (DatasetUnavailable, FASHION_CLASSES, Split, is_available, load_dataset,
+from aecore.data import (DatasetUnavailable, FASHION_CLASSES, Split, class_gallery, is_available, load_dataset,
                          split_validation, to_float)
 
 
@@ -91,3 +92,16 @@ def test_prefetch_fills_the_cache_in_the_background(tmp_path):
     assert _load.cache_info().hits == hits + 1
     assert prefetch(cfg) == work  # asked again on every page rerun: no new work
     assert prefetch(DataConfig(name="mnist"), root=tmp_path) is None  # absent: nothing to load
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist-sample", "mnist-sample"])
+def test_gallery_holds_each_class_in_order(name):
+    grid, classes = class_gallery(name, per_class=4)
+    assert grid.shape == (10, 4, 28, 28) and grid.dtype == np.uint8
+    assert len(classes) == 10
+    assert (grid.reshape(40, -1).max(axis=1) > 100).all()  # real images, no blank padding tiles
+
+
+def test_gallery_rejects_an_empty_row():
+    with pytest.raises(ValueError, match="per_class"):
+        class_gallery("mnist-sample", per_class=0)

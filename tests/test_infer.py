@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from aecore.images import load_user_image
+from aecore.uploads import load_user_image
 from aecore.metrics import mse
 from aecore.models import build_model, default_config
 from aecore.infer import gray_uint8

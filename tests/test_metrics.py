@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from aecore.config import DataConfig, ModelConfig
 from aecore.data import Split, load_dataset, to_float
-from aecore.evaluate import evaluate, evaluate_per_image
+from aecore.scoring import evaluate, evaluate_per_image
 from aecore.metrics import (
     HIGHER_IS_BETTER, METRICS, SKIMAGE_SSIM_KWARGS, mae, mse, per_image_metrics, pixel_accuracy, psnr, ssim,
 )

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from apptest import open_page, settle, texts
 
 import aecore.reference
-import ui.analysis
+import ui.shared_results
 from aecore import background
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -191,7 +191,7 @@ def test_two_sessions_on_the_latent_page_share_one_tsne(with_runs):
              "latent_perplexity": 17}
     gate = threading.Event()
     blocker = background.submit(lambda ctx: gate.wait(60), "compute")
-    before = ui.analysis.computed["projection"]
+    before = ui.shared_results.computed["projection"]
     try:
         sessions = [open_page("pages/latent.py", state) for _ in range(2)]
         for at in sessions:
@@ -204,4 +204,4 @@ def test_two_sessions_on_the_latent_page_share_one_tsne(with_runs):
     for at in sessions:
         settle(at)
         assert charts(at) == ["latent_scatter"] and "t-SNE rearranges" in texts(at.caption)
-    assert ui.analysis.computed["projection"] == before + 1
+    assert ui.shared_results.computed["projection"] == before + 1

@@ -14,7 +14,7 @@ import pytest
 
 from apptest import open_page, settle, texts
 
-import ui.analysis
+import ui.shared_results
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
@@ -69,11 +69,11 @@ def test_umap_has_its_two_settings_with_help_and_each_change_is_a_new_map(ae):
     neighbours, min_dist = at.slider(key="latent_neighbours"), at.slider(key="latent_min_dist")
     assert (neighbours.value, min_dist.value) == (15, 0.1) and neighbours.help and min_dist.help
     assert points_drawn(at) == SMALL and figure(at).layout.xaxis.title.text == "UMAP 1"
-    before = ui.analysis.computed["projection"]
+    before = ui.shared_results.computed["projection"]
     settle(at.slider(key="latent_min_dist").set_value(0.5).run())
-    assert not at.exception and ui.analysis.computed["projection"] == before + 1
+    assert not at.exception and ui.shared_results.computed["projection"] == before + 1
     settle(at.run())  # the same settings again: the finished map is shared, not made anew
-    assert ui.analysis.computed["projection"] == before + 1
+    assert ui.shared_results.computed["projection"] == before + 1
 
 
 def test_images_on_the_map_are_a_few_hundred_spread_out_and_off_in_3d(ae):
@@ -104,10 +104,10 @@ def test_a_selection_shows_its_images_and_mix_and_isolates_to_a_map_of_its_own(a
     at.session_state["latent_selected"] = {"run": ae.id, "images": sorted(ids)}
     settle(at.run())
     assert "40 selected images" in texts(at.subheader) and "latent_mix" in [c.key for c in at.get("plotly_chart")]
-    before = ui.analysis.computed["projection"]
+    before = ui.shared_results.computed["projection"]
     settle(at.button(key="latent_isolate").click().run())
     assert not at.exception and "only the 40 selected images" in texts(at.info)
-    assert points_drawn(at) == 40 and ui.analysis.computed["projection"] == before + 1
+    assert points_drawn(at) == 40 and ui.shared_results.computed["projection"] == before + 1
     assert "latent_selected" not in at.session_state  # the selection became the map
     settle(at.button(key="latent_unisolate").click().run())
     assert not at.exception and points_drawn(at) == SMALL

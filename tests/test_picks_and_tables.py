@@ -9,7 +9,7 @@ import torch
 from aecore.data import images_at, pick_images
 from aecore.infer import reconstruct, reconstruct_images
 from aecore.latent import strip_points
-from aecore.evaluate import class_means, evaluate, evaluate_per_image, summarise
+from aecore.scoring import class_means, evaluate, evaluate_per_image, summarise
 from aecore.metrics import best_index, error_maps
 from aecore.models import build_model, default_config
 

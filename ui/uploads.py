@@ -1,14 +1,14 @@
 """A user's picture read for the models, or a plain message saying why it cannot be: `read_picture(data, fill)`.
 
-The Your image page hands the uploaded bytes here; aecore.images does the decoding and the checks, and
+The Your image page hands the uploaded bytes here; aecore.uploads does the decoding and the checks, and
 every refusal comes back as the text of its `ImageError`, ready for `st.error`, never as an exception.
 """
 
 from __future__ import annotations
 
-from aecore.images import MAX_BYTES, ImageError, UserImage, load_user_image
+from aecore.uploads import MAX_BYTES, ImageError, UserImage, load_user_image
 
-UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "bmp")  # the formats aecore.images decodes
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "bmp")  # the formats aecore.uploads decodes
 MAX_MB = MAX_BYTES // 2**20
 DIGIT_DATASETS = ("mnist-sample", "mnist", "digits")
 DIGIT_FILL = 20 / 28  # MNIST digits span about 20 of their 28 pixels; clothes fill the frame

@@ -22,7 +22,7 @@ import aecore.latent
 from aecore import background
 from aecore.anomaly import ErrorReport, error_report
 from aecore.latent import Codes, MapSettings, Projection
-from aecore.evaluate import evaluate_per_image
+from aecore.scoring import evaluate_per_image
 from ui.loaders import cached_model, cached_test_split
 
 computed: Counter[str] = Counter()  # how often each kind of work really ran in this process: shared work counts once

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from aecore.images import ImageError, UserImage, load_user_image
+from aecore.uploads import ImageError, UserImage, load_user_image
 
 
 def encode(im: Image.Image, fmt: str, **kw) -> bytes:

@@ -1,4 +1,4 @@
-"""The Home page's samples: a gallery of each class (data.class_gallery) and one image through PCA (reference.code_example)."""
+"""The Home page's first look at codes: one image through PCA (pca_example.code_example)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,7 @@ import numpy as np
 import pytest
 
 from aecore.data import FASHION_CLASSES
-from aecore.data import class_gallery
-from aecore.reference import code_example
-
-
-@pytest.mark.parametrize("name", ["fashion-mnist-sample", "mnist-sample"])
-def test_gallery_holds_each_class_in_order(name):
-    grid, classes = class_gallery(name, per_class=4)
-    assert grid.shape == (10, 4, 28, 28) and grid.dtype == np.uint8
-    assert len(classes) == 10
-    assert (grid.reshape(40, -1).max(axis=1) > 100).all()  # real images, no blank padding tiles
-
-
-def test_gallery_rejects_an_empty_row():
-    with pytest.raises(ValueError, match="per_class"):
-        class_gallery("mnist-sample", per_class=0)
+from aecore.pca_example import code_example
 
 
 def test_code_example_reconstructs_better_with_a_longer_code():
