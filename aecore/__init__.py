@@ -9,7 +9,8 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, 
 from .data import DATASET_INFO, DatasetUnavailable, Split, load_dataset
 from .device import pick_device, set_threads
 from .scoring import evaluate
-from .models import MODELS, build_model, default_config
+from .models import MODELS, build_model
+from .config import default_config
 from .presets import PRESETS, get_preset
 from .train import History, TrainEvent, TrainResult, fit, train_run
 

@@ -23,7 +23,7 @@ from .config import (
 from .data import DATASET_INFO, load_dataset
 from .device import pick_device, set_threads
 from .scoring import evaluate
-from .models import default_config
+from .config import default_config
 from .presets import PRESETS, get_preset
 from .settings import check_device_name
 from .store.runs import RunError, list_runs, load_model, load_run, save_run

@@ -13,15 +13,13 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .models import DEFAULTS, MODEL_KINDS, SSIM_LOSSES, VARIATIONAL_KINDS  # noqa: F401 (the kinds, re-exported)
 from .store.limits import MAX_EPOCHS, MAX_IMAGES, MAX_LATENT, MAX_LAYERS, MAX_WIDTH
 
 DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnist", "mnist")
-MODEL_KINDS = ("mlp_ae", "deep_mlp_ae", "conv_ae", "vae", "conv_vae")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "elu", "tanh")
 OUTPUTS = ("sigmoid", "clamp")
-RECON_LOSSES = ("mse", "bce", "mse_ssim", "l1_ssim")
-SSIM_LOSSES = ("mse_ssim", "l1_ssim")
-VARIATIONAL_KINDS = ("vae", "conv_vae")  # models/registry.py's is_variational agrees (a test checks)
+RECON_LOSSES = ("mse", "bce", *SSIM_LOSSES)
 NORMS = ("none", "batch")
 UPSAMPLES = ("transpose", "nearest")
 LR_SCHEDULES = ("constant", "one_cycle", "cosine")
@@ -104,6 +102,11 @@ class ModelConfig:
                              f"norm 'none', upsample 'transpose' and convs_per_level 1")
         if self.recon_loss == "bce" and self.output != "sigmoid":
             raise ValueError("recon_loss 'bce' needs output 'sigmoid'; choose mse for a clamp output")
+
+
+def default_config(kind: str) -> ModelConfig:
+    """A ModelConfig with the sizes that suit `kind` (the registry's DEFAULTS)."""
+    return dataclasses.replace(ModelConfig(kind=kind), **DEFAULTS.get(kind, {}))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import aecore.jobs
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig
 from aecore.data import is_available
 from aecore.prepare import download_status, prefetch, start_download, warm_up
-from aecore.models import default_config, is_variational
+from aecore.models import is_variational
+from aecore.config import default_config
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell

@@ -15,7 +15,8 @@ from aecore.background import Executor
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.scoring import evaluate_per_image
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.train import fit, train_run
 
 

@@ -11,7 +11,8 @@ from aecore.config import DataConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.denoise import denoise_demo
 from aecore.metrics import psnr
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.train import fit
 
 

@@ -23,7 +23,8 @@ from aecore.denoise import denoise_demo
 from aecore.generate import manifold_grid, sample_prior
 from aecore.latent import decode_codes, encode_split, interpolate
 from aecore.scoring import evaluate, evaluate_per_image
-from aecore.models import MODELS, default_config
+from aecore.models import MODELS
+from aecore.config import default_config
 from aecore.infer import reconstruct_image
 from aecore.train import train_run
 

@@ -10,7 +10,8 @@ import torch
 
 from aecore.generate import grid_values, manifold_grid, sample_prior
 from aecore.latent import decode_codes
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 
 
 def model(kind: str, latent_dim: int | None = None):

@@ -12,7 +12,8 @@ from aecore.config import DataConfig
 from aecore.data import load_dataset
 from aecore.generate import (FULL_COVARIANCE_UP_TO, class_means, fit_mixture, mixture_of_codes, sample_mixture,
                              sample_prior, shift_codes)
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 
 
 def two_clusters(d: int = 3, n: int = 300) -> np.ndarray:

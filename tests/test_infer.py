@@ -11,7 +11,8 @@ from PIL import Image
 
 from aecore.uploads import load_user_image
 from aecore.metrics import mse
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.infer import gray_uint8
 from aecore.data import pick_test_image
 from aecore.infer import reconstruct_image

@@ -13,7 +13,7 @@ from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.background import Executor
 from aecore.step_log import READ_EVERY
 from aecore.jobs import JobRegistry
-from aecore.models import default_config
+from aecore.config import default_config
 from aecore.store.runs import list_runs, load_run
 
 SMALL = RunConfig(DataConfig(limit_train=1500, limit_test=100), ModelConfig(), TrainConfig(epochs=2, batch_size=64))

@@ -11,7 +11,8 @@ from aecore.data import load_dataset, to_float
 from aecore.latent import (
     along_directions, decode_codes, encode_split, interpolate, nearest, principal_directions, project,
 )
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.infer import reconstruct
 from aecore.train import fit
 

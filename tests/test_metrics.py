@@ -247,7 +247,8 @@ def test_evaluate_real_models() -> None:
 
 
 def test_vae_elbo_scores_repeat_and_leave_the_callers_rng_alone():
-    from aecore.models import build_model, default_config
+    from aecore.models import build_model
+    from aecore.config import default_config
 
     _, test = load_dataset(DataConfig(limit_test=100))
     model = build_model(default_config("vae"), test.shape)
@@ -262,7 +263,9 @@ def test_vae_elbo_scores_repeat_and_leave_the_callers_rng_alone():
 def test_vae_elbo_scores_repeat_while_another_thread_reseeds_torch():
     import threading
 
-    from aecore.models import build_model, default_config
+    from aecore.models import build_model
+
+    from aecore.config import default_config
 
     _, test = load_dataset(DataConfig(limit_test=300))
     model = build_model(default_config("vae"), test.shape)

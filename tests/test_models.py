@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from aecore.config import ModelConfig
-from aecore.models import MODELS, Autoencoder, build_model, count_parameters, default_config
+from aecore.models import MODELS, Autoencoder, build_model, count_parameters
+from aecore.config import default_config
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 9, 13)]
 

@@ -21,7 +21,7 @@ from apptest import open_page, settle, texts
 
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from aecore.models import default_config
+from aecore.config import default_config
 from aecore.train import train_run
 from ui.uploads import frame_fill, read_picture
 

@@ -11,7 +11,8 @@ from aecore.infer import reconstruct, reconstruct_images
 from aecore.latent import strip_points
 from aecore.scoring import class_means, evaluate, evaluate_per_image, summarise
 from aecore.metrics import best_index, error_maps
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 
 
 def test_pick_images_is_seeded_sorted_and_respects_the_class():

@@ -23,7 +23,8 @@ from aecore import cli
 from aecore.store import runs
 from aecore.config import RunConfig
 from aecore.data import load_dataset
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.store.runs import RunError
 from aecore.train import History, TrainResult
 from ui.charts import loss_curves_figure

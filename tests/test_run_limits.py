@@ -22,7 +22,8 @@ import safetensors.torch
 
 from aecore.store import limits, runs
 from aecore.config import ModelConfig, RunConfig
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.store.runs import RunError
 from aecore.train import History, TrainResult
 

@@ -27,7 +27,8 @@ from PIL import Image
 from aecore.store import runs
 from aecore.config import DataConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
-from aecore.models import MODELS, build_model, default_config
+from aecore.models import MODELS, build_model
+from aecore.config import default_config
 from aecore.store import format as run_format
 from aecore.store.runs import RunError
 from aecore.train import TrainResult, train_run

@@ -8,7 +8,8 @@ import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset, split_validation
-from aecore.models import MODELS, build_model, default_config
+from aecore.models import MODELS, build_model
+from aecore.config import default_config
 from aecore.noise import corrupt
 from aecore.infer import gray_uint8, reconstruct
 from aecore.train import STATUSES, TrainEvent, fit, mean_image_mse, train_run, validate

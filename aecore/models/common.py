@@ -7,13 +7,20 @@ turn them into the `encode`/`decode`/`loss` protocol, so every model is trained 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import SSIM_LOSSES, ModelConfig
-from ..metrics import ssim  # the scored metric itself, so the loss optimises what the app reports
+from ..metrics import (
+    ssim,  # the scored metric itself, so the loss optimises what the app reports
+)
+
+if TYPE_CHECKING:  # only for the hints: configs import the registry, not the other way round
+    from ..config import ModelConfig
+
+SSIM_LOSSES = ("mse_ssim", "l1_ssim")  # reconstruction losses with an SSIM term (ssim_loss below)
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
 

@@ -1,18 +1,20 @@
 """The model registry: `MODELS` by name, `build_model(cfg, input_shape, seed)` the only factory.
 
-Each model file registers itself with `@register("name")`; `aecore.models` imports them all.
+Each model file registers itself with `@register("name")`; `aecore.models` imports them all and derives the
+kinds (`MODEL_KINDS`, `VARIATIONAL_KINDS`) from what registered, which the configs check against.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig
 from .common import init_weights
+
+if TYPE_CHECKING:  # only for the hints: configs import the registry, not the other way round
+    from ..config import ModelConfig
 
 MODELS: dict[str, type[nn.Module]] = {}
 
@@ -50,11 +52,6 @@ def register(name: str):
         return cls
 
     return add
-
-
-def default_config(kind: str) -> ModelConfig:
-    """A ModelConfig with the sizes that suit `kind`."""
-    return dataclasses.replace(ModelConfig(kind=kind), **DEFAULTS.get(kind, {}))
 
 
 def is_variational(kind: str) -> bool:

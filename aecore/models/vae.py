@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from torch import nn
 
-from ..config import ModelConfig
 from .common import VAEMixin, mlp
 from .registry import register
+
+if TYPE_CHECKING:  # only for the hints: configs import the registry, not the other way round
+    from ..config import ModelConfig
 
 
 @register("vae")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from aecore.models import default_config
+from aecore.config import default_config
 from aecore.train import train_run
 from studio import no_exception, screenshot, start_server, stop_server, wait_idle
 

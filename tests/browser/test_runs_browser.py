@@ -19,7 +19,8 @@ import pytest
 
 from aecore.store import runs
 from aecore.config import RunConfig
-from aecore.models import build_model, default_config
+from aecore.models import build_model
+from aecore.config import default_config
 from aecore.train import History, TrainResult
 from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 

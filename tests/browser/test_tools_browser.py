@@ -17,7 +17,7 @@ from PIL import Image
 
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from aecore.models import default_config
+from aecore.config import default_config
 from aecore.train import train_run
 from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
