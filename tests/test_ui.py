@@ -10,7 +10,7 @@ from PIL import Image
 
 from aecore.config import RunConfig
 from aecore.jobs import Progress
-from ui.charts import autoencoder_figure, loss_figure, loss_ticks
+from ui.charts import autoencoder_figure, log_ticks, loss_figure
 from ui.images import enlarge_png, labelled_rows, png_bytes, tile_rows
 from ui.progress import progress_text, strip_image
 from ui.runs import file_name
@@ -75,12 +75,12 @@ def test_autoencoder_figure_shows_both_images_and_the_code():
     assert {a.text for a in fig.layout.annotations} >= {"encoder", "decoder"}
 
 
-def test_loss_ticks_are_few_and_round():
-    assert loss_ticks([0.001, 0.5]) == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
-    assert loss_ticks([0.03, 0.18]) == [0.03, 0.05, 0.1]
-    assert loss_ticks([0.02, 0.09]) == [0.02, 0.03, 0.05]
-    assert loss_ticks([0.021, 0.029]) == []  # no round value inside: Plotly's own ticks stay
-    assert loss_ticks([float("nan"), 0.0]) == []
+def test_log_ticks_are_few_and_round():
+    assert log_ticks([0.001, 0.5]) == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+    assert log_ticks([0.03, 0.18]) == [0.03, 0.05, 0.1]
+    assert log_ticks([0.02, 0.09]) == [0.02, 0.03, 0.05]
+    assert log_ticks([0.021, 0.029]) == []  # no round value inside: Plotly's own ticks stay
+    assert log_ticks([float("nan"), 0.0]) == []
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "—"), (4.4, "4 s"), (65, "1 min 05 s"), (3725, "1 h 02 min")])

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import ImageFont
 
-from ui.charts import CLASS_COLOURS, class_bars_figure, latent_figure, loss_curves_figure, selected_image
+from ui.charts import CLASS_COLOURS, class_bars_figure, latent_figure, loss_curves_figure
+from ui.map_selection import selected_image
 from ui.images import FONT_SIZE, HEAT_STOPS, heat_colours, heat_scale, labelled_grid, shorten
 
 

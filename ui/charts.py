@@ -1,9 +1,11 @@
-"""Plotly figure builders: the live loss chart, the Home page's picture of an autoencoder, and anomaly charts.
+"""Plotly figure builders, all in one look (`style`) with readable log ticks (`log_ticks`).
 
-`loss_figure(curve, epochs, ...)` draws per-batch training loss with per-epoch training and validation
-loss on one epoch axis; `autoencoder_figure(image, code, reconstruction)` draws image -> code -> image.
-`class_errors_figure`, `roc_figure` and `error_histogram_figure` show how reconstruction error tells
-classes apart, for the Anomalies page.
+- `loss_figure`: the Train page's live chart, per-batch training loss with per-epoch training and validation loss.
+- `autoencoder_figure`: the Home page's picture, image -> code -> image.
+- `class_bars_figure`, `loss_curves_figure`: Compare's per-class scores and the runs' curves side by side.
+- `latent_figure`: the Latent space map, points coloured by class (`CLASS_COLOURS`).
+- `class_errors_figure`, `roc_figure`, `error_histogram_figure`: how reconstruction error tells classes apart,
+  for the Anomalies page.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ ACCENT = "#E8590C"
 MUTED = "#A5B4FC"
 ARROW_PX = 36  # arrow length in pixels
 FONT = dict(family="Source Sans Pro, sans-serif", size=14)
+LEGEND_ABOVE = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+
+
+def style(fig: go.Figure, height: int, top: int = 30, legend: dict | None = None, **layout) -> go.Figure:
+    """The look every chart here shares: its height, slim margins (`top` for a legend above), the app's font, and
+    the legend in one row above the plot unless `legend` says otherwise."""
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=top, b=10), font=FONT,
+                      legend=LEGEND_ABOVE if legend is None else legend, **layout)
+    return fig
 
 
 def loss_figure(curve: Sequence[tuple[int, float]], epochs: Sequence[dict[str, float]], total_steps: int,
@@ -39,26 +50,23 @@ def loss_figure(curve: Sequence[tuple[int, float]], epochs: Sequence[dict[str, f
             x, y = zip(*points)
             fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers", line=dict(color=colour, width=2.5),
                                      marker=dict(size=8), hovertemplate="epoch %{x:.0f}<br>loss %{y:.4f}<extra></extra>"))
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, hovermode="closest", showlegend=True,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        uirevision="loss",  # keeps the user's zoom while new points arrive
-    )
+    style(fig, height, showlegend=True, hovermode="closest", uirevision="loss")  # uirevision: zoom kept as points arrive
     fig.update_xaxes(title_text="Epoch", range=[0, max(total_epochs, 1) + 0.05], dtick=_epoch_tick(total_epochs))
     fig.update_yaxes(title_text="Loss (log scale)", type="log")
     losses = [loss for _, loss in curve] + [row[k] for row in epochs for k in ("train_loss", "val_loss") if k in row]
-    ticks = loss_ticks(losses)
+    ticks = log_ticks(losses)
     if ticks:
         fig.update_yaxes(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     return fig
 
 
-def loss_ticks(values: Sequence[float]) -> list[float]:
-    """Readable ticks for a log axis over `values`: 1, 2 and 5 times powers of ten, more digits if too few."""
-    positive = [v for v in values if v > 0 and math.isfinite(v)]
+def log_ticks(values: Sequence[float] | np.ndarray, margin: float = 1.0) -> list[float]:
+    """Readable ticks for a log axis over the positive values, widened `margin` times either way: 1, 2 and 5 times
+    powers of ten, more digits when those give fewer than three; none when there is no positive value."""
+    positive = [float(v) for v in np.asarray(values, np.float64).ravel() if v > 0 and math.isfinite(v)]
     if not positive:
         return []
-    lo, hi = min(positive), max(positive)
+    lo, hi = min(positive) / margin, max(positive) * margin
     powers = range(math.floor(math.log10(lo)), math.floor(math.log10(hi)) + 1)
     for mantissas in ((1, 2, 5), (1, 2, 3, 5), range(1, 10)):
         ticks = [float(f"{m}e{p}") for p in powers for m in mantissas if lo <= float(f"{m}e{p}") <= hi]
@@ -133,8 +141,7 @@ def class_bars_figure(values: dict[str, dict[str, float]], value_name: str = "SS
         run = plain_html(run)
         fig.add_trace(go.Bar(x=list(by_class), y=list(by_class.values()), name=run, marker_color=run_colour(i),
                              hovertemplate=f"%{{x}}<br>{value_name} %{{y:.3f}}<extra>{run}</extra>"))
-    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+    style(fig, height, barmode="group")
     fig.update_xaxes(type="category")  # digit classes are names too, not numbers on a scale
     fig.update_yaxes(title_text=value_name)
     return fig
@@ -158,8 +165,7 @@ def loss_curves_figure(curves: dict[str, Sequence[dict[str, float]]], measure: s
             fig.add_trace(go.Scatter(x=x, y=y, name=f"{run} · {what}", legendgroup=run, mode="lines+markers",
                                      line=dict(color=run_colour(i), width=2.5, dash=dash), marker=dict(size=6),
                                      hovertemplate=f"epoch %{{x:.0f}}<br>{what} {title} %{{y:.4f}}<extra>{run}</extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, hovermode="closest",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+    style(fig, height, hovermode="closest")
     last = max((int(row["epoch"]) for epochs in curves.values() for row in epochs), default=1)
     fig.update_xaxes(title_text="Epoch", range=[0.8, last + 0.2], dtick=_epoch_tick(last))
     fig.update_yaxes(title_text=f"{'MSE' if measure == 'mse' else 'Loss'} (log scale)", type="log", tickformat=".3~g")
@@ -190,9 +196,8 @@ def latent_figure(points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
             fig.add_trace(trace(x=points[mine, 0], y=points[mine, 1], marker=dict(size=6, color=colour, opacity=0.75),
                                 selected=dict(marker=dict(size=14, opacity=1.0)),
                                 unselected=dict(marker=dict(opacity=0.3)), **common))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT, hovermode="closest",
-                      legend=dict(title_text="Class", itemsizing="constant", y=1, yanchor="top"),
-                      uirevision="latent", clickmode="event+select")
+    style(fig, height, top=40, legend=dict(title_text="Class", itemsizing="constant", y=1, yanchor="top"),
+          hovermode="closest", uirevision="latent", clickmode="event+select")
     if dims == 3:
         fig.update_layout(scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
                                      zaxis_title=axis_titles[2]))
@@ -210,24 +215,14 @@ def class_errors_figure(groups: dict[str, np.ndarray], highlight: str | None = N
         fig.add_trace(go.Box(y=np.asarray(errors, np.float64), name=name, marker_color=colour, line_color=colour,
                              boxpoints="outliers", marker=dict(size=3, opacity=0.5),
                              hovertemplate=f"{name}<br>error %{{y:.4f}}<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=FONT, showlegend=False)
+    style(fig, height, top=10, showlegend=False)
     long_names = sum(len(name) for name in groups) > 50
     # category, or class names such as "0".."9" would be read as numbers and half their labels dropped
     fig.update_xaxes(title_text=None, type="category", tickangle=-30 if long_names else 0)
     everything = np.concatenate([np.asarray(v, np.float64) for v in groups.values()]) if groups else np.ones(1)
-    fig.update_yaxes(title_text="Reconstruction error (MSE, log scale)", type="log", tickvals=log_ticks(everything))
+    fig.update_yaxes(title_text="Reconstruction error (MSE, log scale)", type="log",
+                     tickvals=log_ticks(everything, margin=2) or None)
     return fig
-
-
-def log_ticks(values: np.ndarray) -> list[float]:
-    """1-2-5 steps covering the positive values, for a log axis without crowded minor labels."""
-    positive = np.asarray(values, np.float64)
-    positive = positive[np.isfinite(positive) & (positive > 0)]
-    if len(positive) == 0:
-        return [0.01, 0.1, 1.0]
-    lo, hi = np.floor(np.log10(positive.min())), np.ceil(np.log10(positive.max()))
-    ticks = [m * 10.0**e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5)]
-    return [t for t in ticks if positive.min() / 2 <= t <= positive.max() * 2]
 
 
 def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, height: int = 380) -> go.Figure:
@@ -238,8 +233,7 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, height: int = 380) 
     fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"This detector (area {auc:.2f})",
                              line=dict(color=PRIMARY, width=3), fill="tozeroy", fillcolor="rgba(59,91,219,0.12)",
                              hovertemplate="normal images flagged %{x:.0%}<br>odd ones caught %{y:.0%}<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+    style(fig, height)
     fig.update_xaxes(title_text="Normal images wrongly flagged", range=[0, 1], tickformat=".0%")
     fig.update_yaxes(title_text="Odd ones caught", range=[0, 1.01], tickformat=".0%", scaleanchor="x", scaleratio=1)
     return fig
@@ -260,24 +254,8 @@ def error_histogram_figure(normal: np.ndarray, anomalous: np.ndarray, normal_nam
         fig.add_trace(go.Scatter(x=edges, y=np.append(share, share[-1]), name=name, mode="lines", line_shape="hv",
                                  line=dict(color=colour, width=2), fill="tozeroy", opacity=0.6,
                                  hovertemplate="error from %{x:.4f}<br>%{y:.1%} of these images<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, hovermode="closest",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
-    fig.update_xaxes(title_text="Reconstruction error (MSE, log scale)", type="log", tickvals=log_ticks(both))
+    style(fig, height, hovermode="closest")
+    fig.update_xaxes(title_text="Reconstruction error (MSE, log scale)", type="log",
+                     tickvals=log_ticks(both, margin=2) or None)
     fig.update_yaxes(title_text="Share of images", tickformat=".0%")
     return fig
-
-
-def selected_image(point: dict) -> int | None:
-    """The image number a point of `latent_figure` carries, from a Streamlit selection, or None if it has none.
-
-    SVG traces send the point's custom data as a list, WebGL traces as {"0": value}.
-    """
-    data = point.get("customdata")
-    if isinstance(data, dict):
-        data = data.get("0")
-    elif isinstance(data, (list, tuple)):
-        data = data[0] if data else None
-    try:
-        return int(data) if data is not None else None
-    except (TypeError, ValueError):
-        return None

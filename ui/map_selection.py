@@ -4,6 +4,7 @@ A click picks one image (the page shows it and walks from the one picked before)
 a region, shown as a grid of its images with the mix of classes in it, and "isolate" maps just those
 images again. Plotly cannot select in 3-D, so a 3-D map has `point_picker` instead. Everything is kept in
 session state by test image number and run, so it survives reruns and never leaks into another run's map.
+`selected_image(point)` reads the image number out of a point of Streamlit's selection.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import aecore.data
 from aecore.data import Split
 from aecore.latent import Codes
 from aecore.store.runs import RunInfo
-from ui.charts import selected_image
 from ui.images import tile_rows
 from ui.map_figures import class_mix_figure
 
@@ -127,3 +127,19 @@ def _picked_from_list(run_id: str) -> None:
     image = st.session_state.get("latent_point_picker")
     if image is not None:
         pick(run_id, int(image))
+
+
+def selected_image(point: dict) -> int | None:
+    """The image number a point of `latent_figure` carries, from a Streamlit selection, or None if it has none.
+
+    SVG traces send the point's custom data as a list, WebGL traces as {"0": value}.
+    """
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = data.get("0")
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    try:
+        return int(data) if data is not None else None
+    except (TypeError, ValueError):
+        return None
