@@ -16,8 +16,6 @@ from statistics import NormalDist
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from .data import Split
@@ -65,6 +63,9 @@ class CodeMixture:
 def fit_mixture(z: np.ndarray, components: int = 10, seed: int = 0,
                 on_progress: Callable[[float, str], None] | None = None) -> CodeMixture:
     """A Gaussian mixture of `components` bell curves fitted to codes (N, D) by EM (scikit-learn), seeded."""
+    from sklearn.mixture import GaussianMixture  # 0.9 s to import: `import aecore` stays light without it
+    from threadpoolctl import threadpool_limits
+
     report = on_progress or (lambda fraction, message: None)
     z = check_codes(z)
     if not 1 <= components <= MAX_COMPONENTS:

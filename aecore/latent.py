@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from torch import nn
 
 from .data import Split, to_float
@@ -100,6 +99,8 @@ def project(
         if n < dims:
             raise ValueError(f"PCA to {dims}-D needs at least {dims} codes, got {n}")
         report(0.0, f"PCA of {n:,} codes")
+        from sklearn.decomposition import PCA  # 0.9 s to import: `import aecore` stays light without it
+
         pca = PCA(n_components=dims, random_state=seed)
         points = pca.fit_transform(scaled) * scale  # back in the codes' own units
         report(1.0, "done")
