@@ -146,7 +146,8 @@ class _Trainer:
 class RayTraining:
     """How a registry's jobs train on Ray: one call per job, in the job's executor thread, until it has ended."""
 
-    def __init__(self, address: str, cpus: float, gpus: float, follow: Callable[[Any, Any], Callable[[TrainEvent], None]],
+    def __init__(self, address: str, cpus: float, gpus: float,
+                 follow: Callable[[Any, Any], Callable[[TrainEvent], None]],
                  save: Callable[[Any, TrainResult, str | Path | None], Outcome]):
         """`follow(job, ctx)` and `save(job, result, root)` are the local jobs' own (aecore.jobs hands them in)."""
         self.address, self.cpus, self.gpus = check_ray_address(address), cpus, gpus

@@ -125,8 +125,9 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Spl
     if download and not is_available(name, root):
         download_dataset(name, root)
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
-    return tuple(Split(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), classes)  # type: ignore[return-value]
-                 for x, y in read_arrays(name, root, len(classes)))
+    splits = [Split(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), classes)
+              for x, y in read_arrays(name, root, len(classes))]
+    return splits[0], splits[1]
 
 
 def pick_images(labels: np.ndarray, n: int, seed: int = 0, label: int | None = None) -> np.ndarray:

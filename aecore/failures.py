@@ -20,8 +20,8 @@ OS_REASONS = {
     errno.EMFILE: "the server has too many files open; try again in a moment",
     errno.EIO: "the disk reported a read or write error; check the disk",
 }
-GENERIC_ADVICE = ("Training stopped with an error, and nothing was saved. Check the settings, or choose a bundled sample "
-                  "dataset, and click Train again.")
+GENERIC_ADVICE = ("Training stopped with an error, and nothing was saved. Check the settings, or choose a bundled "
+                  "sample dataset, and click Train again.")
 
 
 def os_reason(err: OSError) -> str:

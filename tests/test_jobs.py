@@ -1,4 +1,3 @@
-import dataclasses
 import math
 import random
 import sys

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from codes import CLASSES, blob_codes
 from aecore.config import DataConfig, TrainConfig
 from aecore.data import load_dataset, to_float
 from aecore.latent import (
@@ -15,6 +16,9 @@ from aecore.models import build_model
 from aecore.config import default_config
 from aecore.infer import reconstruct
 from aecore.train import fit
+import csv
+import io
+from aecore.latent import Codes, map_csv, subset
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +181,43 @@ def test_decode_codes_takes_one_code_or_many(model, codes):
     np.testing.assert_allclose(many, decode_codes(model, codes.z[:7]), atol=1e-6)
     with pytest.raises(ValueError, match="latent has 64"):
         decode_codes(model, codes.z[:, :3])
+
+
+def test_subset_keeps_the_chosen_images_and_is_mapped_afresh():
+    codes = blob_codes()
+    chosen = [int(i) for i in codes.indices[codes.labels == 1][:40]] + [10**6]  # one image the map does not hold
+    part = subset(codes, reversed(chosen))
+    assert np.array_equal(part.indices, np.sort(chosen[:-1])) and np.all(part.labels == 1)
+    where = np.searchsorted(codes.indices, part.indices)
+    assert np.array_equal(part.z, codes.z[where])
+    alone = project(part.z, "pca")
+    whole = project(codes.z, "pca")
+    assert alone.points.shape == (40, 2)
+    # its own directions: the selection now spreads over the whole map instead of a corner of it
+    assert alone.points.std(axis=0).sum() > 0 and not np.allclose(alone.points, whole.points[where], atol=1e-3)
+    assert np.allclose(alone.points.mean(axis=0), 0, atol=1e-4)
+    with pytest.raises(ValueError, match="none of the chosen images"):
+        subset(codes, [0, 2])
+
+
+def test_map_csv_has_index_class_map_and_every_code_number():
+    codes = blob_codes(n=60, d=5)
+    p = project(codes.z, "pca", dims=3)
+    rows = list(csv.reader(io.StringIO(map_csv(codes, p, CLASSES))))
+    assert rows[0] == ["index", "class", "map_1", "map_2", "map_3", "code_1", "code_2", "code_3", "code_4", "code_5"]
+    body = rows[1:]
+    assert len(body) == 60
+    assert [int(r[0]) for r in body] == list(codes.indices)
+    assert [r[1] for r in body] == [CLASSES[k] for k in codes.labels]
+    numbers = np.array([[float(v) for v in r[2:]] for r in body], np.float32)
+    assert np.array_equal(numbers[:, :3], p.points) and np.array_equal(numbers[:, 3:], codes.z)  # exact round trip
+
+
+def test_map_csv_of_a_subsampled_map_has_only_its_points():
+    codes = blob_codes(n=200, d=4)
+    p = project(codes.z, "tsne", max_points=50, seed=2)
+    rows = list(csv.reader(io.StringIO(map_csv(codes, p, CLASSES))))
+    assert rows[0][:4] == ["index", "class", "map_1", "map_2"] and len(rows[0]) == 4 + 4
+    assert [int(r[0]) for r in rows[1:]] == list(codes.indices[p.kept])
+    with pytest.raises(ValueError, match="not made from these codes"):
+        map_csv(Codes(codes.z[:10], codes.labels[:10], codes.indices[:10]), p, CLASSES)

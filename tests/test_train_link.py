@@ -3,7 +3,6 @@ plain message, nothing trains by itself, and `?job=` still rejoins a job. The jo
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pytest

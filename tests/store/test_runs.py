@@ -33,7 +33,7 @@ from aecore.store import format as run_format
 from aecore.store.runs import RunError
 from aecore.train import TrainResult, train_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from aecore.config import default_config
 from aecore.store.runs import RunError
 from aecore.train import History, TrainResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,65 @@
+"""UMAP maps and their settings, a selection mapped on its own (`subset`), and the map as CSV (`map_csv`)."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from codes import blobs
+from aecore.latent import DegenerateCodes, MapSettings, project
+
+def own_cluster_share(points: np.ndarray, labels: np.ndarray) -> float:
+    """How often a point's nearest neighbour on the map is of its own cluster."""
+    d = np.square(points[:, None] - points[None]).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return float(np.mean(labels[d.argmin(1)] == labels))
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_umap_is_seeded_keeps_clusters_apart_and_reports_progress(dims):
+    z = blobs()
+    seen: list[tuple[float, str]] = []
+    p = project(z, "umap", dims=dims, seed=3, on_progress=lambda f, m: seen.append((f, m)))
+    assert p.method == "umap" and p.points.shape == (300, dims) and p.points.dtype == np.float32
+    assert np.array_equal(p.kept, np.arange(300)) and p.explained_variance is None
+    assert np.array_equal(p.points, project(z, "umap", dims=dims, seed=3).points)
+    assert not np.allclose(p.points, project(z, "umap", dims=dims, seed=4).points)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and any("UMAP of 300 codes" in m for _, m in seen)
+    assert own_cluster_share(p.points, np.arange(300) % 3) > 0.95
+
+
+def test_umap_settings_change_the_map_and_small_inputs_lower_the_neighbours():
+    z = blobs(n=200)
+    tight = project(z, "umap", settings=MapSettings(n_neighbors=5, min_dist=0.0)).points
+    loose = project(z, "umap", settings=MapSettings(n_neighbors=50, min_dist=1.0)).points
+    assert not np.allclose(tight, loose)
+    # min_dist packs points: each cluster's spread relative to the whole map is smaller at 0 than at 1
+    def spread(points):
+        within = np.mean([points[np.arange(200) % 3 == k].std(axis=0).mean() for k in range(3)])
+        return within / points.std(axis=0).mean()
+    assert spread(tight) < spread(loose)
+    assert project(blobs(n=12), "umap", settings=MapSettings(n_neighbors=50)).points.shape == (12, 2)
+
+
+def test_umap_subsamples_to_max_points():
+    p = project(blobs(n=400), "umap", max_points=150, seed=1)
+    assert p.points.shape == (150, 2) and np.all(np.diff(p.kept) > 0) and p.kept.max() < 400
+
+
+@pytest.mark.parametrize("bad", [dict(perplexity=0), dict(n_neighbors=1), dict(min_dist=-0.1), dict(min_dist=1.5)])
+def test_map_settings_refuse_values_the_methods_cannot_use(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        MapSettings(**bad)
+
+
+def test_umap_refuses_identical_codes_with_the_plain_message():
+    with pytest.raises(DegenerateCodes, match="all 60 codes are the same"):
+        project(np.full((60, 8), 2.5, np.float32), "umap")
+
+
+
+
+
+
