@@ -12,11 +12,10 @@ import dataclasses
 import streamlit as st
 
 import aecore.jobs
-from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig
+from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, default_config
 from aecore.data import is_available
-from aecore.prepare import download_status, prefetch, start_download, warm_up
 from aecore.models import is_variational
-from aecore.config import default_config
+from aecore.prepare import download_status, prefetch, start_download, warm_up
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
