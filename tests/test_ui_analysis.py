@@ -95,3 +95,14 @@ def test_latent_figure_colours_by_class_and_carries_image_numbers(n, dims, kind)
 def test_selected_image_reads_the_points_custom_data(point, image):
     assert selected_image(point) == image
 
+
+def test_the_ten_class_colours_are_clearly_different_from_each_other_and_the_background():
+    from itertools import combinations
+
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    lab = {c: rgb2lab(np.array([[[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]]]))[0, 0] for c in CLASS_COLOURS}
+    white = rgb2lab(np.ones((1, 1, 3)))[0, 0]
+    assert len(set(CLASS_COLOURS)) == 10
+    assert min(deltaE_ciede2000(lab[a], lab[b]) for a, b in combinations(CLASS_COLOURS, 2)) > 25
+    assert min(deltaE_ciede2000(lab[c], white) for c in CLASS_COLOURS) > 25
