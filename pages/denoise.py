@@ -53,15 +53,29 @@ def noise_controls() -> tuple[str, float, int]:
 
 
 def preselect_runs(runs: list[RunInfo]) -> None:
-    """The first time: the newest denoising run on the left and the newest plain one on the right."""
-    denoisers, plain = [r for r in runs if is_denoiser(r)], [r for r in runs if not is_denoiser(r)]
-    if denoisers and "denoise_run_a" not in st.session_state:
-        st.session_state.denoise_run_a = denoisers[0].id
-        st.session_state.setdefault("denoise_kind", denoisers[0].config.train.noise)  # the noise it learned on
-        level = round(denoisers[0].config.train.noise_level / LEVEL_STEP) * LEVEL_STEP
-        st.session_state.setdefault("denoise_level", round(min(max(level, MIN_LEVEL), MAX_LEVEL), 2))
-    if plain and "denoise_run_b" not in st.session_state:
-        st.session_state.denoise_run_b = plain[0].id
+    """The first time: the newest denoising run (else the newest run) on the left, and on the right the newest
+    other run, a plain one where there is one, so the two sides show two different models whenever two exist."""
+    denoisers = [r for r in runs if is_denoiser(r)]
+    if "denoise_run_a" not in st.session_state:
+        st.session_state.denoise_run_a = (denoisers or runs)[0].id
+        if denoisers:
+            st.session_state.setdefault("denoise_kind", denoisers[0].config.train.noise)  # the noise it learned on
+            level = round(denoisers[0].config.train.noise_level / LEVEL_STEP) * LEVEL_STEP
+            st.session_state.setdefault("denoise_level", round(min(max(level, MIN_LEVEL), MAX_LEVEL), 2))
+    if "denoise_run_b" not in st.session_state:
+        others = [r for r in runs if r.id != st.session_state.denoise_run_a]
+        plain_others = [r for r in others if not is_denoiser(r)]
+        if others:
+            st.session_state.denoise_run_b = (plain_others or others)[0].id
+
+
+def show_same_model(runs: list[RunInfo]) -> None:
+    if len(runs) == 1:
+        st.info("Only one model is saved, so both sides show it. Train another to compare two.",
+                icon=":material/info:")
+    else:
+        st.info("Both sides show the same model. Pick another one on either side to compare two.",
+                icon=":material/info:")
 
 
 def show_no_denoiser() -> None:
@@ -109,5 +123,7 @@ with right:
     right_run = run_picker("Right model", key="denoise_run_b", runs=runs,
                            help="Pick a plain model here, trained on clean images only.")
     show_denoising(right_run, kind, level, seed)
+if left_run.id == right_run.id:
+    show_same_model(runs)
 st.caption("PSNR (peak signal-to-noise ratio) compares each image with its clean original, in decibels: the higher, "
            "the closer. Models trained on the same dataset see exactly the same noisy images.")

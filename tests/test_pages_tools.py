@@ -141,6 +141,23 @@ def test_denoise_puts_a_denoising_run_beside_a_plain_one(store):
     assert not at.exception
 
 
+def test_denoise_shows_two_different_models_whenever_two_exist_and_says_when_it_cannot(store, tmp_path, monkeypatch):
+    two_plain = tmp_path / "two-plain"
+    for name in ("plain", "vae"):
+        shutil.copytree(Path(store["root"]) / store[name], two_plain / store[name])
+    monkeypatch.setenv("AECORE_RUNS_DIR", str(two_plain))
+    at = open_page("pages/denoise.py")
+    assert {at.selectbox(key="denoise_run_a").value, at.selectbox(key="denoise_run_b").value} == {store["plain"],
+                                                                                                 store["vae"]}
+    assert "same model" not in texts(at.info)
+    at.selectbox(key="denoise_run_b").set_value(at.selectbox(key="denoise_run_a").value).run()
+    assert "Both sides show the same model" in texts(at.info)
+    only_one = tmp_path / "one"
+    shutil.copytree(Path(store["root"]) / store["plain"], only_one / store["plain"])
+    monkeypatch.setenv("AECORE_RUNS_DIR", str(only_one))
+    assert "Only one model is saved" in texts(open_page("pages/denoise.py").info)
+
+
 def test_denoise_explains_how_to_make_a_denoising_run(store, tmp_path, monkeypatch):
     only_plain = tmp_path / "plain-only"
     shutil.copytree(Path(store["root"]) / store["plain"], only_plain / store["plain"])
