@@ -75,8 +75,9 @@ def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection, c
                    "the list below, or switch 3-D off to click and select.")
         point_picker(run, split, codes, positions)
     else:
-        st.caption("Click a dot to pick its image. To select a region, choose Box Select or Lasso Select above the map, "
-                   "then drag round the dots; a drag otherwise zooms in, and a double-click zooms back out.")
+        st.caption("Click a dot to pick its image. To select a region, choose Box Select or Lasso Select above the "
+                   "map, then drag round the dots. Otherwise a drag moves the map around, the + and − buttons above "
+                   "it zoom, and a double-click shows the whole map again.")
     download, words = st.columns([1, 3], vertical_alignment="center")
     download.download_button("Download the map (CSV)", key="latent_csv", icon=":material/download:",
                              data=lambda: aecore.latent.map_csv(codes, projection, split.classes),

@@ -82,6 +82,7 @@ def test_latent_figure_colours_by_class_and_carries_image_numbers(n, dims, kind)
     assert list(np.asarray(first.customdata)[:, 0]) == list(ids[labels == 1])
     assert first.marker.color == CLASS_COLOURS[1]
     assert fig.layout.clickmode == "event+select"
+    assert fig.layout.dragmode == ("pan" if dims == 2 else None)  # what the Latent page says a drag does in 2-D
 
 
 @pytest.mark.parametrize("point, image", [

@@ -204,6 +204,7 @@ def latent_figure(points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
         fig.update_layout(scene=dict(xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
                                      zaxis_title=axis_titles[2]))
     else:
+        fig.update_layout(dragmode="pan")  # set, not left to the chart's default, so the page's words stay true
         fig.update_xaxes(title_text=axis_titles[0], zeroline=False)
         fig.update_yaxes(title_text=axis_titles[1], zeroline=False)
     return fig
