@@ -64,7 +64,7 @@ def test_every_page_renders_inside_the_app_with_its_sidebar(page, runs_dir):
     at = open_page(page)  # AppTest, like a fresh server, runs a page file first on its own: require_shell reruns it
     assert at.title[0].value
     sidebar = texts(at.caption)
-    assert str(runs_dir.resolve()) in sidebar and "Nothing is training" in sidebar
+    assert str(runs_dir.resolve()) not in sidebar and "Nothing is training" in sidebar  # no server path for visitors
 
 
 def test_home_explains_and_links_to_train():

@@ -1,4 +1,4 @@
-"""The sidebar every page shares: what is training now, with a link to watch it, and where runs are kept.
+"""The sidebar every page shares: what is training now, with a link to watch it.
 
 `show_sidebar()` polls the job registry every few seconds only while a job is queued or running, and
 refreshes the whole page once when the last one finishes, so a new run shows up wherever the user is.
@@ -9,19 +9,17 @@ from __future__ import annotations
 import streamlit as st
 
 import aecore.jobs
-from aecore.store.runs import default_name, runs_dir
+from aecore.store.runs import default_name
 from ui.text import plain
 
 POLL_SECONDS = 2.0
 
 
 def show_sidebar() -> None:
-    """Training status and the run store's location, below the page navigation."""
+    """Training status, below the page navigation (the server's folders mean nothing to a visitor: not shown)."""
     with st.sidebar:
         busy = bool(active_jobs())
         st.fragment(show_training_now, run_every=POLL_SECONDS if busy else None)(busy)
-        st.divider()
-        st.caption(f"Trained models are saved in  \n`{runs_dir().resolve()}`")
 
 
 def active_jobs() -> list[aecore.jobs.Progress]:
