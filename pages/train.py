@@ -237,6 +237,14 @@ def show_missing_job(job_id: str) -> None:
         del st.query_params["job"]
 
 
+def last_finished_job() -> str | None:
+    """The newest job on this server that finished with a saved run: the page shows it until a new one starts."""
+    for p in aecore.jobs.list_jobs():  # newest first
+        if p.finished and p.run_id:
+            return p.job_id
+    return None
+
+
 def show_empty_state() -> None:
     with st.container(border=True):
         st.markdown("#### Ready when you are")
@@ -265,5 +273,8 @@ with live:
     job_id = watched_job()
     if job_id:
         show_job(job_id)
+    elif last := last_finished_job():
+        st.caption("The model trained here last. Click Train to start a new one.")
+        show_job(last)
     else:
         show_empty_state()

@@ -196,6 +196,15 @@ def test_training_again_follows_the_new_job_not_the_one_in_the_address():
     assert wait_for(second, lambda p: p.finished).state == "no_better"  # two epochs of digits: the average digit
 
 
+def test_opening_train_again_shows_the_run_that_finished_last_until_a_new_one_starts():
+    job_id = start_training(open_page("pages/train.py"), epochs=10, lr=0.003)
+    p = wait_for(job_id, lambda p: p.finished)
+    assert p.state == "done" and p.run_id, p.message
+    again = open_page("pages/train.py")  # a new tab or visitor: no job in its link or its session
+    assert "Ready when you are" not in texts(again.markdown)
+    assert "Finished in" in texts(again.success) and "trained here last" in texts(again.caption)
+
+
 def test_clicking_train_again_does_not_start_the_same_job_twice():
     at = open_page("pages/train.py")
     first = start_training(at, epochs=200)  # quick clicks in a real browser: tests/browser/test_train_browser.py
