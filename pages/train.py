@@ -20,7 +20,7 @@ from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
-from ui.train_link import LIMITS, restore_settings, show_link_problems, write_settings
+from ui.train_link import LIMITS, opened_from_a_link, restore_settings, show_link_problems, write_settings
 from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
 from ui.text import plain
@@ -273,7 +273,7 @@ with live:
     job_id = watched_job()
     if job_id:
         show_job(job_id)
-    elif last := last_finished_job():
+    elif not opened_from_a_link() and (last := last_finished_job()):  # a link's set-up starts afresh
         st.caption("The model trained here last. Click Train to start a new one.")
         show_job(last)
     else:

@@ -18,6 +18,7 @@ import streamlit as st
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, RunConfig
 
 READ = "train_link_read"  # session flag: this session's link has been read
+FROM_LINK = "train_link_set_up"  # session flag: the session was opened by a link that holds settings
 PROBLEMS = "train_link_problems"
 MAX_TEXT = 64  # longer values are no setting of ours
 MAX_SEED = 2**31 - 1
@@ -140,9 +141,15 @@ def restore_settings(defaults_for: Callable[[str], dict], build: Callable[[dict]
         return
     st.session_state[READ] = True
     params = {k: st.query_params.get(k) for k in st.query_params}
+    st.session_state[FROM_LINK] = any(k in limits or k == "preset" for k in params)
     values, problems = settings_from_link(params, defaults_for, build, default_preset, limits)
     st.session_state.update(values)
     st.session_state[PROBLEMS] = problems
+
+
+def opened_from_a_link() -> bool:
+    """Whether this session began with a link that set the page up (a teacher's or a copied one)."""
+    return bool(st.session_state.get(FROM_LINK))
 
 
 def show_link_problems() -> None:
