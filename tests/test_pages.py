@@ -281,6 +281,18 @@ def test_a_model_no_better_than_the_average_image_is_a_warning_not_a_success(mon
     assert not at.success and message in texts(at.caption)
 
 
+def test_a_finished_run_leads_with_one_plain_score_and_pca_as_a_neutral_sentence(monkeypatch):
+    p = aecore.jobs.Progress("0123456789ab", "done", RunConfig(), total_epochs=5,
+                             metrics={"mse": 0.0201, "ssim": 0.7712, "psnr": 17.9, "mean_image_mse": 0.09})
+    monkeypatch.setattr(aecore.jobs, "progress", lambda job_id: p)
+    at = open_page("pages/train.py", query={"job": p.job_id})
+    headline = next(m for m in at.metric if m.label == "Looks alike")
+    assert headline.value == "77%"
+    assert {m.label for m in at.metric} >= {"MSE", "SSIM", "PSNR (dB)"}  # one click away, in the details
+    assert all(not m.proto.delta for m in at.metric)  # no red or green arrow against PCA
+    assert "the best a straight-line method (PCA) does with the same 64 numbers per image" in texts(at.markdown)
+
+
 def test_runs_table_labels_a_run_no_better_than_the_average_image():
     save_small_run("flat", status="no_better")
     at = open_page("pages/runs.py")

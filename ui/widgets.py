@@ -1,6 +1,6 @@
 """Words and small renderers every page shares: plain names for models, data and noise, metrics, durations.
 
-`show_metrics(metrics)` draws a run's test scores as a row of `st.metric`; the label tables turn
+`show_metrics(metrics)` draws a run's test scores, one plain headline first and the rest in details; the label tables turn
 aecore's registry keys into the names people see.
 """
 
@@ -74,17 +74,29 @@ def format_duration(seconds: float | None) -> str:
 
 
 def show_metrics(metrics: dict[str, float], pca: dict[str, float] | None = None, code_size: int = 0) -> None:
-    """The run's test scores as a row of metrics, best-known first; with `pca`, each beside PCA's at the same code size."""
+    """One plain headline (how alike the redrawn test images look), the technical scores one click away; with `pca`,
+    PCA's at the same code size as a neutral reference in a sentence, never as a red or green arrow."""
     shown = [k for k in METRICS if k in metrics]
     if not shown:
         st.caption("No test scores were recorded for this run.")
         return
-    for col, key in zip(st.columns(len(shown)), shown):
-        label, fmt, help_text = METRICS[key]
-        delta = None if pca is None or key not in pca else f"{metrics[key] - pca[key]:+.4f} vs PCA".replace("+-", "-")
-        col.metric(label, fmt.format(metrics[key]), delta=delta, help=help_text, border=True,
-                   delta_color="inverse" if key == "mse" else "normal")  # a lower MSE is the better one
-    if pca is not None:
-        st.caption(f"PCA with the same code size ({code_size} numbers per image): MSE {pca['mse']:.4f}, "
-                   f"SSIM {pca['ssim']:.3f}. PCA is the best straight-line code; a model above it on SSIM and "
-                   "below it on MSE has learned something PCA cannot. PCA's figures are from the full dataset.")
+    if "ssim" in metrics:
+        alike = max(0.0, metrics["ssim"])  # below 0, SSIM means nothing alike: read as 0 %, the details keep the value
+        headline, words = st.columns([1, 3], vertical_alignment="center")
+        headline.metric("Looks alike", f"{alike:.0%}", border=True,
+                        help="How alike the model's redrawn test images look to the real ones, shape and texture "
+                             "(SSIM shown as a percentage). 100 % would be a perfect copy.")
+        reference = ""
+        if pca is not None and "ssim" in pca:
+            reference = (f" For comparison, the best a straight-line method (PCA) does with the same {code_size} "
+                         f"numbers per image is {max(0.0, pca['ssim']):.0%} alike.")
+        words.markdown(f"The model's redrawings of test images it never trained on look {alike:.0%} alike "
+                       f"to the real ones.{reference}")
+    with st.expander("Details: every score", expanded="ssim" not in metrics):
+        for col, key in zip(st.columns(len(shown)), shown):
+            label, fmt, help_text = METRICS[key]
+            col.metric(label, fmt.format(metrics[key]), help=help_text, border=True)
+        if pca is not None:
+            st.caption(f"PCA with the same code size ({code_size} numbers per image): MSE {pca['mse']:.4f}, "
+                       f"SSIM {pca['ssim']:.3f}. PCA is the best straight-line code; a model above it on SSIM and "
+                       "below it on MSE has learned something PCA cannot. PCA's figures are from the full dataset.")
