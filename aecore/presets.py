@@ -94,7 +94,7 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str) -> RunConfig:
-    """The RunConfig of a preset, named after it."""
+    """The RunConfig of a preset; a run of it is named after the preset's title (aecore.names), as in the app."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return dataclasses.replace(PRESETS[name].config, name=name)
+    return PRESETS[name].config

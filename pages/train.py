@@ -15,7 +15,9 @@ import aecore.jobs
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, default_config
 from aecore.data import is_available
 from aecore.models import is_variational
+from aecore.names import default_name, unique_name
 from aecore.prepare import download_status, prefetch, start_download, warm_up
+from aecore.store.runs import taken_names
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
@@ -137,8 +139,18 @@ def train_controls() -> RunConfig | None:
 
 
 def settings_config() -> RunConfig:
-    """The RunConfig the settings in this session describe; ValueError if they clash."""
-    return build_config({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))})
+    """The RunConfig the settings in this session describe, with the name typed (if any); ValueError if they clash."""
+    cfg = build_config({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))})
+    name = " ".join(str(st.session_state.get("run_name", "")).split())
+    return dataclasses.replace(cfg, name=name) if name else cfg
+
+
+def name_controls(cfg: RunConfig | None) -> None:
+    """The run's name, before Train: empty, the model is named as the placeholder says (after its preset or its
+    model and code size, with a number when that name is taken), the same way the command line names runs."""
+    suggested = unique_name(default_name(dataclasses.replace(cfg, name="")), taken_names()) if cfg else ""
+    st.text_input("Name (optional)", key="run_name", max_chars=200, placeholder=suggested,
+                  help="What to call this model in lists and charts. Leave it empty to use the name shown.")
 
 
 def start_training() -> None:
@@ -262,6 +274,7 @@ st.caption("Choose what to learn from and how, then click Train. "
 settings, live = st.columns([1, 2], gap="large")
 with settings:
     cfg = train_controls()
+    name_controls(cfg)
     training = same_job_active(cfg) if cfg is not None else None
     st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None or bool(training),
               on_click=start_training, width="stretch",

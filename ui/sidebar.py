@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 import aecore.jobs
-from aecore.store.runs import default_name
+from aecore.names import default_name
 from ui.text import plain
 
 POLL_SECONDS = 2.0

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-MODEL_LABELS = {
-    "mlp_ae": "Fully connected",
-    "deep_mlp_ae": "Deep fully connected",
-    "conv_ae": "Convolutional",
-    "vae": "Variational (VAE)",
-    "conv_vae": "Convolutional VAE",
-}
+from aecore.names import KIND_NAMES
+
+MODEL_LABELS = KIND_NAMES  # the same plain names that runs are named with
 MODEL_BLURBS = {
     "mlp_ae": "Every pixel connects to every unit: the classic tutorial autoencoder.",
     "deep_mlp_ae": "More layers and a bottleneck that can take any sign: codes spread out well in plots.",

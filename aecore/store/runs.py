@@ -27,10 +27,11 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from ..config import RunConfig, to_dict
+from ..config import to_dict
 from .format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERSION, WEIGHTS, RunError, RunInfo,
                          check_png, clean_name, dump_json, env_info, parse_json, preview_png, run_info, unzip_run)
 from ..failures import os_reason
+from ..names import default_name, unique_name
 from ..settings import runs_dir
 from ..train import TrainResult
 from .limits import check_size
@@ -45,11 +46,6 @@ STALE_SECONDS = 24 * 3600  # a temp folder this old belongs to a save that was k
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
-def default_name(cfg: RunConfig) -> str:
-    """A readable run name made from the settings, e.g. 'mlp_ae · fashion-mnist-sample · z64'."""
-    return f"{cfg.model.kind} · {cfg.data.name} · z{cfg.model.latent_dim}"
-
-
 def save_run(result: TrainResult, root: str | Path | None = None, name: str | None = None,
              preview_images: torch.Tensor | None = None) -> RunInfo:
     """Store a trained model as a new run; `preview_images` (N, C, H, W) uint8 adds a preview.png."""
@@ -61,7 +57,8 @@ def save_run(result: TrainResult, root: str | Path | None = None, name: str | No
     check_size(sum(t.numel() for t in tensors.values()), "this run")  # one it could not load back is refused now
     when = datetime.now(timezone.utc)
     files = {
-        "config.json": dump_json({"name": clean_name(name or result.config.name or default_name(result.config)),
+        "config.json": dump_json({"name": unique_name(clean_name(name or result.config.name or default_name(result.config)),
+                                              taken_names(root)),
                               "created": when.isoformat(timespec="microseconds"),
                               "input_shape": list(shape), "config": to_dict(result.config)}),
         "history.json": dump_json(dataclasses.asdict(result.history)),
@@ -72,6 +69,22 @@ def save_run(result: TrainResult, root: str | Path | None = None, name: str | No
     if preview_images is not None:
         files[PREVIEW] = preview_png(model, preview_images, tuple(shape))
     return load_run(_commit(_root(root), files, when), root)
+
+
+def taken_names(root: str | Path | None = None) -> set[str]:
+    """The names of the runs in the store, read from each config.json alone (quick with hundreds of runs)."""
+    base, names = _root(root), set()
+    try:
+        paths = [p for p in base.iterdir() if not p.name.startswith(".")] if base.is_dir() else []
+    except OSError:
+        return names
+    for path in paths:
+        try:
+            doc = parse_json({"config.json": _read(path / "config.json", f"run {path.name}")}, path.name)["config.json"]
+            names.add(clean_name(doc["name"]))
+        except (RunError, KeyError, TypeError):
+            continue  # a damaged run is listed, and said so, by list_runs
+    return names
 
 
 def list_runs(root: str | Path | None = None, errors: list[RunError] | None = None) -> list[RunInfo]:
@@ -119,6 +132,8 @@ def rename_run(run_id: str, name: str, root: str | Path | None = None) -> RunInf
     where = f"run {run_id}"
     doc = parse_json({"config.json": _read(info.path / "config.json", where)}, where)["config.json"]
     doc["name"] = clean_name(name)
+    if doc["name"] != info.name and doc["name"] in taken_names(root):
+        raise RunError(f"another run is already called {doc['name']!r}; choose another name")
     tmp = info.path / f".config.json.{secrets.token_hex(4)}.tmp"
     try:
         _write_file(tmp, dump_json(doc))

@@ -8,6 +8,8 @@ and PCA with the same code size, and PCA beside each run at that run's own code 
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import io
 
@@ -33,7 +35,7 @@ def preset_runs(tmp_path_factory):
     root.mkdir()
     sizes = {}
     for name in ("fashion-mlp", "quick-demo"):  # saved in this order: the Quick demo is the newest
-        cfg = get_preset(name)
+        cfg = dataclasses.replace(get_preset(name), name=name)  # named after the preset's key, for the table's rows
         runs.save_run(train_run(cfg, device="cpu"), root=root)
         sizes[name] = cfg.model.latent_dim
     proc, url = start_server(root)

@@ -24,6 +24,7 @@ import safetensors.torch
 import torch
 from PIL import Image
 
+from aecore.names import KIND_NAMES
 from aecore.store import runs
 from aecore.config import DataConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
@@ -83,7 +84,7 @@ def test_round_trip(kind, trained, batch, tmp_path):
     assert loaded.config == result.config and loaded.history == result.history and loaded.metrics == result.metrics
     # two steps beat no average image: the run is kept, marked so
     assert (loaded.model_kind, loaded.status, loaded.ok, loaded.epochs_run) == (kind, "no_better", False, 1)
-    assert loaded.name == f"{kind} · fashion-mnist-sample · z{result.config.model.latent_dim}"
+    assert loaded.name == f"{KIND_NAMES[kind]} · {result.config.model.latent_dim} numbers"  # said as a person would
     model = runs.load_model(info.id, tmp_path)
     assert not model.training
     assert torch.equal(outputs(model, batch), outputs(result.model, batch))
