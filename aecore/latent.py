@@ -228,6 +228,17 @@ def principal_directions(z: np.ndarray, k: int = 4) -> tuple[np.ndarray, np.ndar
     return mean.astype(np.float32), directions.astype(np.float32), stds.astype(np.float32)
 
 
+def variety_shares(z: np.ndarray, k: int = 4) -> np.ndarray:
+    """The share (k,) of the codes' whole variance along each of the top k principal directions, largest first:
+    PCA's explained variance ratio, the number a slider along that direction is named with."""
+    z = check_codes(z)
+    if len(z) < 2:
+        raise ValueError(f"principal directions need at least 2 codes, got {len(z)}")
+    s = np.linalg.svd(z - z.mean(axis=0, dtype=np.float64), compute_uv=False)
+    total = float(np.sum(s**2))
+    return (s[:k] ** 2 / total if total > 0 else np.zeros(min(k, len(s)))).astype(np.float32)
+
+
 def along_directions(mean: np.ndarray, directions: np.ndarray, stds: np.ndarray, amounts: np.ndarray) -> np.ndarray:
     """The code (D,) at `amounts` (k,) standard deviations along each principal direction from the mean."""
     amounts = np.asarray(amounts, np.float32)

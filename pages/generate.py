@@ -15,7 +15,7 @@ import streamlit as st
 from aecore.data import images_at
 from aecore.generate import MAX_COMPONENTS, manifold_grid, shift_codes
 from aecore.infer import gray_uint8
-from aecore.latent import along_directions, decode_codes, interpolate, principal_directions
+from aecore.latent import along_directions, decode_codes, interpolate, principal_directions, variety_shares
 from aecore.models import is_variational
 from aecore.store.runs import RunInfo
 from ui.generation import (cached_class_means, mixture_or_none, mixture_samples, prior_samples, test_codes)
@@ -46,6 +46,13 @@ def code_axes(run_id: str, dataset: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return principal_directions(test_codes(run_id, dataset)[0], k=SLIDERS)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def direction_names(run_id: str, dataset: str) -> list[str]:
+    """'Main direction 1 — 34 % of the variety', one per slider: what each moves along, and how much it covers."""
+    shares = variety_shares(test_codes(run_id, dataset)[0], k=SLIDERS)
+    return [f"Main direction {i + 1} — {share:.0%} of the variety" for i, share in enumerate(shares)]
+
+
 @st.cache_data(max_entries=16, show_spinner="Drawing the map…")
 def manifold_image(run_id: str, dataset: str, vae: bool) -> np.ndarray:
     """The 2-D code map as one uint8 mosaic: over the prior for a VAE, over the test codes' range otherwise."""
@@ -57,6 +64,7 @@ def manifold_image(run_id: str, dataset: str, vae: bool) -> np.ndarray:
 def direction_strips(run_id: str, dataset: str) -> list[np.ndarray]:
     """Per direction, (len(STRIP_STEPS), H, W) uint8 images from -3 to +3 spreads, the others held at the mean."""
     mean, directions, stds = code_axes(run_id, dataset)
+    names = direction_names(run_id, dataset)
     model = cached_model(run_id)
     rows = []
     for i in range(len(directions)):
@@ -153,10 +161,10 @@ def show_explorer(run: RunInfo) -> None:
     st.fragment(show_sliders)(run.id, run.dataset, n)
     st.markdown("**What each slider does on its own**")
     strips = direction_strips(run.id, run.dataset)
-    st.image(labelled_rows(strips, [f"Slider {i + 1}" for i in range(n)], scale=3, label_width=80),
+    st.image(labelled_rows(strips, [f"Direction {i + 1}" for i in range(n)], scale=3, label_width=100),
              alt="For each slider, the image it gives from -3 to +3 with the other sliders at 0")
     st.caption(f"Each row moves one slider from {STRIP_STEPS[0]} (left) to +{STRIP_STEPS[-1]} (right) with the "
-               "others at 0; slider 1 follows the direction along which the codes differ most.")
+               "others at 0; direction 1 is the one along which the codes differ most.")
 
 
 def show_class_arithmetic(run: RunInfo) -> None:
@@ -203,12 +211,13 @@ def reset_sliders(n: int) -> None:
 def show_sliders(run_id: str, dataset: str, n: int) -> None:
     """The sliders and the image decoded from them; a fragment, so a slider move redraws only this."""
     mean, directions, stds = code_axes(run_id, dataset)
+    names = direction_names(run_id, dataset)
     controls, picture = st.columns([3, 2], gap="large", vertical_alignment="center")
     with controls:
         amounts = []
         for i in range(n):
             st.session_state.setdefault(f"generate_slider_{i}", 0.0)
-            amounts.append(st.slider(f"Slider {i + 1}", -SLIDER_LIMIT, SLIDER_LIMIT, step=0.1,
+            amounts.append(st.slider(names[i], -SLIDER_LIMIT, SLIDER_LIMIT, step=0.1,
                                      key=f"generate_slider_{i}",
                                      help=f"Moves the code along direction {i + 1}, in spreads of the test codes."))
         st.button("Back to the average", key="generate_reset", icon=":material/restart_alt:", on_click=reset_sliders,

@@ -10,7 +10,7 @@ from codes import CLASSES, blob_codes
 from aecore.config import DataConfig, TrainConfig
 from aecore.data import load_dataset, to_float
 from aecore.latent import (
-    along_directions, decode_codes, encode_split, interpolate, nearest, principal_directions, project,
+    along_directions, decode_codes, encode_split, interpolate, nearest, principal_directions, project, variety_shares,
 )
 from aecore.models import build_model
 from aecore.config import default_config
@@ -171,6 +171,14 @@ def test_principal_directions_match_pca(codes):
     step = along_directions(mean, dirs, stds, np.array([1.0, 0, 0, 0]))
     np.testing.assert_allclose(np.linalg.norm(step - mean), stds[0], rtol=1e-4)
     assert principal_directions(codes.z[:, :2], k=4)[1].shape == (2, 2)
+
+
+def test_variety_shares_are_pcas_explained_variance_ratios(codes):
+    from sklearn.decomposition import PCA
+
+    shares = variety_shares(codes.z, k=4)
+    np.testing.assert_allclose(shares, PCA(4).fit(codes.z).explained_variance_ratio_, rtol=1e-3)
+    assert np.all(np.diff(shares) <= 0) and 0 < shares.sum() <= 1
 
 
 def test_decode_codes_takes_one_code_or_many(model, codes):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import shutil
 import time
 from pathlib import Path
@@ -89,6 +90,8 @@ def test_generate_samples_a_vae_maps_its_codes_and_steers_any_model(store):
     assert at.selectbox(key="generate_run").value == store["vae"]  # a VAE is preselected
     assert at.radio(key="generate_source").value == "prior"
     assert len(at.slider) == 3  # the temperature, and two directions for a 2-number code
+    names = [s.label for s in at.slider][1:]
+    assert all(re.fullmatch(r"Main direction [12] — \d+% of the variety", n) for n in names), names
     # samples, the 2-D map, the sliders' image, the per-slider strips, the class walk and the picture's strip
     assert len(at.image) == 6
     samples = at.image[0].proto.imgs[0].url
