@@ -64,7 +64,6 @@ def manifold_image(run_id: str, dataset: str, vae: bool) -> np.ndarray:
 def direction_strips(run_id: str, dataset: str) -> list[np.ndarray]:
     """Per direction, (len(STRIP_STEPS), H, W) uint8 images from -3 to +3 spreads, the others held at the mean."""
     mean, directions, stds = code_axes(run_id, dataset)
-    names = direction_names(run_id, dataset)
     model = cached_model(run_id)
     rows = []
     for i in range(len(directions)):
