@@ -23,7 +23,7 @@ from aecore.reference import load_reference, pca_at
 from aecore.store.runs import RunInfo
 from ui.shared_results import cached_reconstructions, scores_work
 from ui.charts import class_bars_figure, loss_curves_figure
-from ui.images import heat_colours, heat_scale, labelled_grid, png_bytes
+from ui.images import heat_colours, heat_scale, image_row
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
 from ui.shell import require_shell
 from ui.waiting import result_of
@@ -94,9 +94,12 @@ def show_grid(chosen: list[RunInfo], names: list[str], split: Split, dataset: st
         if heatmaps:
             rows.append(heat_colours(aecore.metrics.error_maps(originals, recon), ERROR_RANGE))
             labels.append("difference")
-    st.image(png_bytes(labelled_grid(rows, labels, scale=3)), width="content",
-             caption="Top row: test images none of the models saw while learning. Below: each model's attempt "
-                     "to redraw them from its code alone.")
+    for row, label in zip(rows, labels):  # names beside the images as text: any script, accent or emoji shows
+        name, images = st.columns([1, 4], vertical_alignment="center", gap="small")
+        name.text(label)
+        images.image(image_row(row, scale=3), width="content", alt=f"{label}: {len(row)} images")
+    st.caption("Top row: test images none of the models saw while learning. Below: each model's attempt to redraw "
+               "them from its code alone.")
     if heatmaps:
         scale, words = st.columns([1, 3], vertical_alignment="center")
         scale.image(heat_scale(), width="stretch", caption=f"no difference → {ERROR_RANGE:.0%} or more")

@@ -82,7 +82,8 @@ def test_compare_shows_the_same_images_a_starred_table_and_both_charts(with_runs
     at = opened("pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [with_runs["ae"].id, with_runs["vae"].id]  # the newest two
     assert not at.get("selectbox") or "compare_dataset" not in [s.key for s in at.selectbox]  # one dataset: no note
-    assert len(at.get("image")) == 1
+    assert len(at.get("image")) == 3  # the originals, then each model's row
+    assert [t.value for t in at.text][:3] == ["Original", "test ae", "test vae"]  # names as text beside the images
     table = at.dataframe[0].value
     assert list(table["Run"]) == ["test ae", "test vae"]
     for col in ("MSE", "MAE", "PSNR (dB)", "SSIM"):

@@ -125,6 +125,12 @@ def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], scale: int 
     return canvas
 
 
+def image_row(row: np.ndarray, scale: int = 2, pad: int = 4) -> np.ndarray:
+    """One row of grey (n, H, W) or colour (n, H, W, 3) uint8 images side by side on white, as (h, w, 3) uint8."""
+    colour = row if row.ndim == 4 else np.repeat(row[..., None], 3, axis=-1)
+    return np.stack([tile_rows([colour[..., c]], scale, pad) for c in range(3)], axis=-1)
+
+
 def stack_pairs(top: np.ndarray, bottom: np.ndarray, gap: int = 2) -> np.ndarray:
     """Each image of `top` (n, H, W) above its partner in `bottom`, a white gap between: (n, 2H + gap, W)."""
     if top.shape != bottom.shape or top.ndim != 3:

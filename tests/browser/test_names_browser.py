@@ -58,3 +58,36 @@ def test_a_hostile_run_name_is_shown_as_text_on_every_page(page, names_server):
     wait_idle(page)
     heading = page.locator("h4").filter(has_text="track.png").first
     assert heading.inner_text().strip() == f"{HOSTILE} vae"  # the newest run comes first, its name as typed
+
+
+@pytest.fixture(scope="module")
+def accented_server(tmp_path_factory):
+    from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from aecore.store import runs
+    from aecore.train import train_run
+
+    root = tmp_path_factory.mktemp("accented-browser") / "runs"
+    root.mkdir()
+    for name in (ACCENTED, "Plain name"):
+        cfg = RunConfig(DataConfig(limit_train=512), ModelConfig("mlp_ae", 8, (64,)), TrainConfig(epochs=1, patience=0),
+                        name=name)
+        result = train_run(cfg, device="cpu")
+        runs.save_run(dataclasses.replace(result, history=dataclasses.replace(result.history, status="done")), root=root)
+    proc, url = start_server(root)
+    yield url
+    stop_server(proc)
+
+
+ACCENTED = "Modèle de Zoé — 🧪"
+
+
+def test_a_name_with_accents_dashes_and_emoji_labels_its_row_on_compare_as_written(page, accented_server):
+    """The Compare grid's row labels are text beside the images, so the browser draws every glyph (a label drawn
+    into the picture with a Latin-only font showed 'Mod▯le de Zo▯')."""
+    page.goto(f"{accented_server}/compare")
+    page.locator('[data-testid="stImage"]').first.wait_for(state="visible", timeout=120_000)
+    wait_idle(page, 120_000)
+    no_exception(page)
+    labels = [t.strip() for t in page.locator('[data-testid="stMain"] [data-testid="stText"]').all_inner_texts()]
+    assert labels[:3] == ["Original", "Plain name", ACCENTED] or labels[:3] == ["Original", ACCENTED, "Plain name"]
+    screenshot(page, "compare-accented-name")
