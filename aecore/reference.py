@@ -68,6 +68,10 @@ def _check(doc: Any) -> None:
             raise TypeError(f"a preset row needs 'preset' and 'model' names, got {row!r}")
         for key in PRESET_NUMBERS:
             _number(row[key])
+        if "at" in row:  # scores after so many seconds; JSON keys are text ("60.0" from bench_quality): as numbers
+            if not isinstance(row["at"], dict):
+                raise TypeError("a preset row's 'at' must map seconds to scores")
+            row["at"] = {_number(float(k)): {m: _number(v) for m, v in s.items()} for k, s in row["at"].items()}
 
 
 def _number(v: Any) -> float:

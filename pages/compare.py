@@ -175,7 +175,7 @@ def show_reference(dataset: str) -> None:
         rows = [{"Set-up": p["title"], "Model": model_label(p["model"]), "Code size": f"{p['latent_dim']:.0f}",
                  "Epochs": f"{p['epochs']:.0f}", "MSE": cell(p["mse"], "{:.4f}"), "SSIM": cell(p["ssim"], "{:.3f}"),
                  "PCA MSE": cell(p["pca_mse"], "{:.4f}"), "PCA SSIM": cell(p["pca_ssim"], "{:.3f}"),
-                 "SSIM after 60 s": cell(p.get("at", {}).get("60", {}).get("ssim", math.nan), "{:.3f}")}
+                 "SSIM after 60 s": cell(p.get("at", {}).get(60.0, {}).get("ssim", math.nan), "{:.3f}")}
                 for p in ref["presets"]]
         rows.append({"Set-up": "The average training image (learned nothing)", "Model": dash, "Code size": dash,
                      "Epochs": dash, "MSE": cell(ref["mean_image"]["mse"], "{:.4f}"),

@@ -206,3 +206,17 @@ def test_two_sessions_on_the_latent_page_share_one_tsne(with_runs):
         settle(at)
         assert charts(at) == ["latent_scatter"] and "t-SNE rearranges" in texts(at.caption)
     assert ui.shared_results.computed["projection"] == before + 1
+
+
+def test_the_reference_table_shows_ssim_after_a_minute_as_the_benchmark_wrote_it(with_runs, tmp_path):
+    """bench_quality writes its budgets as float keys ("60.0"); the table read "60" and showed only dashes."""
+    row = {"preset": "quick-demo", "title": "Quick demo (about 15 s)", "model": "conv_ae", "latent_dim": 32,
+           "epochs": 4, "status": "done", "seconds": 61.0, "mse": 0.0121, "ssim": 0.71, "psnr": 19.4,
+           "pca_mse": 0.0139, "pca_ssim": 0.66, "at": {"15.0": {"mse": 0.02, "ssim": 0.6}, "60.0": {"mse": 0.013,
+                                                                                                  "ssim": 0.705}}}
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "fashion-mnist.json").write_text(json.dumps({
+        "dataset": "fashion-mnist", "train_images": 60000, "test_images": 10000,
+        "mean_image": {"mse": 0.094, "ssim": 0.21}, "presets": [row]}))
+    at = opened("pages/compare.py")
+    assert list(at.dataframe[1].value["SSIM after 60 s"]) == ["0.705", "—"]
