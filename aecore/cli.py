@@ -218,7 +218,7 @@ def _warn(errors: list) -> None:
 
 def cmd_presets(args: argparse.Namespace) -> int:
     for name, p in PRESETS.items():
-        print(f"{name:14} {p.title}: {p.description}")
+        print(f"{name:14} {p.title}: {p.description}\n{'':14} {p.details}")
     return 0
 
 

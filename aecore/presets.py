@@ -19,7 +19,8 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 @dataclass(frozen=True)
 class Preset:
     title: str
-    description: str
+    description: str  # in plain words, for someone who has never trained a network
+    details: str  # the same set-up in the field's own terms, one click away in the app
     config: RunConfig
     seconds: float = 0.0  # training time the title promises (demo presets); 0 for the classic set-ups
 
@@ -39,31 +40,40 @@ _MNIST = DataConfig(name="mnist-sample")
 PRESETS: dict[str, Preset] = {
     "fashion-mlp": Preset(
         "FashionMNIST fully connected AE",
+        "The classic first autoencoder from tutorials: every pixel is wired to every unit, and each picture is "
+        "squeezed into 64 numbers and drawn back.",
         "The classic tutorial: 784-256-64 with ReLU, sigmoid output, MSE, Adam 1e-3, batch 128, 5 epochs.",
         RunConfig(_FASHION, ModelConfig("mlp_ae", 64, (256,)), _CLASSIC),
     ),
     "mnist-deep": Preset(
         "Deep MNIST AE",
+        "A deeper network for handwritten digits: it squeezes each digit into 32 numbers that spread out well on the "
+        "maps.",
         "784-256-64-32 with an unbounded 32-d bottleneck and Glorot weights, 12 epochs.",
         RunConfig(_MNIST, ModelConfig("deep_mlp_ae", 32, (256, 64)), dataclasses.replace(_CLASSIC, epochs=12)),
     ),
     "mnist-64": Preset(
         "MNIST 784-to-64 AE",
+        "The smallest classic: one layer squeezes each handwritten digit into 64 numbers, one layer draws it back.",
         "The smallest classic: one ReLU layer down to a 64-d code and one sigmoid layer back, 10 epochs.",
         RunConfig(_MNIST, ModelConfig("mlp_ae", 64, ()), dataclasses.replace(_CLASSIC, epochs=10)),
     ),
     "fashion-cnn": Preset(
         "FashionMNIST convolutional AE",
+        "Looks at small patches of each picture, as an eye does, and squeezes it into 64 numbers: sharper edges than "
+        "wiring every pixel to everything.",
         "Two stride-2 convolutions (32, 64 channels) to a 64-d code, transposed convolutions back, 10 epochs.",
         RunConfig(_FASHION, ModelConfig("conv_ae", 64, (32, 64)), dataclasses.replace(_CLASSIC, epochs=10)),
     ),
     "fashion-vae": Preset(
         "FashionMNIST VAE",
+        "Learns a smooth map of codes as well as the pictures, so it can also invent new clothes of its own.",
         "Fully connected VAE, 784-512-256 to a 16-d Gaussian code, BCE + KL, 10 epochs.",
         RunConfig(_FASHION, ModelConfig("vae", 16, (512, 256), recon_loss="bce"), dataclasses.replace(_VAE, epochs=10)),
     ),
     "best-minute": Preset(
         "Best in a minute (about 60 s, full FashionMNIST)",
+        "The sharpest model this app can train in a minute, on all 60,000 clothing pictures (downloaded once).",
         "The sharpest model this app trains in a minute: a convolutional AE with a 64-d code, batch norm, an "
         "MSE + SSIM loss and a one-cycle learning rate, on the full 60,000 FashionMNIST images (downloaded once).",
         RunConfig(DataConfig(name="fashion-mnist"), _SHARP_CONV,
@@ -72,6 +82,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "quick-demo": Preset(
         "Quick demo (about 15 s)",
+        "Looks at small patches of each clothing picture and squeezes it into 32 numbers, trained to keep edges "
+        "sharp: crisp enough to impress, fast enough to watch.",
         "A convolutional AE with a 32-d code on the FashionMNIST sample, trained for sharpness (MSE + SSIM, batch "
         "norm, one-cycle learning rate): crisp enough to impress, fast enough to watch.",
         RunConfig(_FASHION, dataclasses.replace(_SHARP_CONV, latent_dim=32), _SHARP),
@@ -79,6 +91,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "denoise-demo": Preset(
         "Denoising demo (about 15 s)",
+        "The quick demo's network, shown grainy copies of each picture and taught to give back the clean one.",
         "The quick demo's network trained to remove Gaussian noise (std 0.3) from FashionMNIST.",
         RunConfig(_FASHION, dataclasses.replace(_SHARP_CONV, latent_dim=32),
                   dataclasses.replace(_SHARP, noise="gaussian", noise_level=0.3)),
@@ -86,6 +99,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "vae-2d": Preset(
         "2-D VAE for maps (about 15 s)",
+        "Squeezes every picture into just 2 numbers, so its whole map of codes fits on one flat picture that Generate "
+        "can draw.",
         "A VAE with a 2-d code: the latent space is the plot, and the Generate page draws its whole manifold.",
         RunConfig(_FASHION, ModelConfig("vae", 2, (512, 256), recon_loss="bce"), dataclasses.replace(_VAE, epochs=20)),
         seconds=15,

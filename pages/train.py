@@ -190,7 +190,10 @@ def show_preset_note(slot: st.delta_generator.DeltaGenerator) -> None:
     changed = [LABELS[k] for k, v in preset_values(name).items()
                if st.session_state[k] != v and not (k == "noise_level" and st.session_state.noise == "none")]
     note = f" Changed from the preset: {', '.join(changed)}." if changed else ""
-    slot.caption(PRESETS[name].description + note)
+    with slot.container():
+        st.caption(PRESETS[name].description + note)
+        with st.expander("Details", icon=":material/info:"):
+            st.caption(PRESETS[name].details)
 
 
 def show_dataset_status(name: str) -> bool:

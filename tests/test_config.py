@@ -51,3 +51,18 @@ def test_from_dict_rejects_unknown_fields():
 def test_unknown_preset_lists_presets():
     with pytest.raises(ValueError, match="fashion-mlp"):
         get_preset("nope")
+
+
+JARGON = ("AE", "MSE", "SSIM", "BCE", "KL", "ReLU", "sigmoid", "Adam", "-d ", "batch norm", "one-cycle", "std",
+          "784", "Glorot", "stride", "Gaussian", "manifold", "latent")
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_says_what_it_is_in_plain_words_with_the_terms_one_click_away(name):
+    import re
+
+    preset = PRESETS[name]
+    words = set(re.findall(r"[\w-]+", preset.description))
+    assert not [j for j in JARGON if j in words or (" " in j or "-" in j) and j in preset.description], \
+        preset.description
+    assert preset.details and preset.details != preset.description
