@@ -114,9 +114,10 @@ def train_controls() -> RunConfig | None:
     left.number_input("Learning rate", min_value=0.0001, max_value=1.0, step=0.0001, format="%.4f", key="lr", **keep,
                       help="The size of each learning step: too high diverges, too low crawls; 0.001 suits most models.")
     right.number_input("Early-stopping patience", min_value=0, max_value=100, step=1, key="patience", **keep,
-                       help="Stop after this many epochs in which the validation loss does not drop by a small minimum "
-                            "(0.001 of per-pixel error for autoencoders, half a nat per image for VAEs), then keep "
-                            "the epoch with the lowest validation loss; 0 never stops.")
+                       help="Stop early when the model has stopped getting better on pictures held back from "
+                            "training for this many rounds in a row, and keep its best round; 0 never stops early. "
+                            "Details: the validation loss must drop by min_delta (0.001 of per-pixel error for "
+                            "autoencoders, half a nat per image for VAEs) to count as better.")
     left.number_input("Seed", min_value=0, max_value=LIMITS["seed"].hi, step=1, key="seed", **keep,
                       help="Where the random start comes from: the same seed and settings train the same model "
                            "again; another seed gives a slightly different one.")
