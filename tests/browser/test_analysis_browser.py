@@ -113,14 +113,13 @@ def test_compare_shows_images_scores_and_charts(page, studio):
     expect(page.locator(".st-key-compare_classes .js-plotly-plot")).to_have_count(1)
     screenshot(page, "compare")
 
-    grid = page.locator('[data-testid="stImage"] img').first
-    rows_height = grid.evaluate("img => img.naturalHeight")
+    rows = page.locator('[data-testid="stImage"] img').count()  # the originals and one row per model
     page.get_by_text("Show differences").click()
     page.get_by_text("dark means the model got that pixel right", exact=False).wait_for(state="visible")
     wait_idle(page, FIGURE_TIMEOUT)
     no_exception(page)
-    page.wait_for_function("h => { const img = document.querySelector('[data-testid=\"stImage\"] img');"
-                           " return img && img.complete && img.naturalHeight > h; }", arg=rows_height)
+    page.wait_for_function("n => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                           ".filter(img => img.complete && img.naturalHeight > 0).length > n", arg=rows)
     screenshot(page, "compare-differences")
 
 

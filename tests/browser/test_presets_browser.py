@@ -8,9 +8,8 @@ and PCA with the same code size, and PCA beside each run at that run's own code 
 
 from __future__ import annotations
 
-import dataclasses
-
 import csv
+import dataclasses
 import io
 
 import pytest
@@ -62,7 +61,7 @@ def test_compare_shows_the_quick_demo_beating_the_classic_and_pca(page, preset_r
     page.locator('[data-testid="stImage"]').first.wait_for(state="visible", timeout=FIGURE_TIMEOUT)
     wait_idle(page, FIGURE_TIMEOUT)
     no_exception(page)
-    expect(page.locator('[data-testid="stImage"]')).to_have_count(1)  # one grid: originals and both models' rows
+    expect(page.locator('[data-testid="stImage"]')).to_have_count(3)  # the originals, then each model's row
     table = page.locator('[data-testid="stDataFrame"]').first
     table.hover()
     with page.expect_download() as got:
