@@ -23,7 +23,8 @@ require_shell()
 KINDS = tuple(k for k in NOISE_KINDS if k != "none")
 DEFAULT_LEVEL = 0.3
 MIN_LEVEL, MAX_LEVEL, LEVEL_STEP = 0.05, 0.9, 0.05
-SHOWN = 8
+SHOWN = 5  # images per row: two models side by side leave each row half the page, so fewer and larger
+TILE_SCALE = 3
 SCORED = 500
 
 
@@ -101,7 +102,7 @@ def show_denoising(run: RunInfo, kind: str, level: float, seed: int) -> None:
                  border=True, help="How close the model's output is to the clean images. Higher is better; the "
                                    "change says how much the model cleaned up, or made worse.")
     rows = [demo.clean, demo.noisy, demo.reconstructed]
-    st.image(labelled_rows(rows, ["Clean", "Noisy", "Rebuilt"], scale=2, label_width=80), width="stretch",
+    st.image(labelled_rows(rows, ["Clean", "Noisy", "Rebuilt"], scale=TILE_SCALE, label_width=80), width="stretch",
              alt="Test images, their noisy copies, and the model's attempt to rebuild the clean images")
     st.caption(f"PSNR averaged over {demo.scored:,} test images; the rows show {len(demo.clean)} of them.")
 
