@@ -83,7 +83,8 @@ def test_denoise_shows_both_models_with_psnr(page, tools_server):
     expect(page.get_by_text("PSNR after the model")).to_have_count(2)
     expect(page.get_by_text("Trained to remove gaussian noise", exact=False)).to_have_count(1)
     expect(page.locator('[data-testid="stImage"]')).to_have_count(2)
-    row_px = page.locator('[data-testid="stImage"] img').first.evaluate("img => img.clientHeight / 3")  # a tile and its gap
+    # clean, noisy, rebuilt: a third of the grid's height is one tile and its gap, as the page shows it
+    row_px = page.locator('[data-testid="stImage"] img').first.evaluate("img => img.clientHeight / 3")
     assert row_px >= 60, f"Denoise tiles are about {row_px:.0f} px on a 1400 px page"
     whole_page(page, "denoise")
 
