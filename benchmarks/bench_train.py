@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aecore.config import DataConfig, TrainConfig  # noqa: E402
 from aecore.data import load_dataset  # noqa: E402
-from aecore.models import build_model, default_config  # noqa: E402
+from aecore.config import default_config  # noqa: E402
+from aecore.models import build_model  # noqa: E402
 from aecore.train import fit  # noqa: E402
 from aecore.torchvision_shim import import_torchvision  # noqa: E402
 

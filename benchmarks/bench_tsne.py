@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from aecore.config import DataConfig, TrainConfig  # noqa: E402
 from aecore.data import is_available, load_dataset  # noqa: E402
 from aecore.latent import PCA_DIMS, encode_split, project, standardise  # noqa: E402
-from aecore.models import build_model, default_config  # noqa: E402
+from aecore.config import default_config  # noqa: E402
+from aecore.models import build_model  # noqa: E402
 from aecore.train import fit  # noqa: E402
 
 QUALITY_TOLERANCE = 0.01
