@@ -15,9 +15,8 @@ import aecore.jobs
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, default_config
 from aecore.data import is_available
 from aecore.models import is_variational
-from aecore.names import default_name, unique_name
+from aecore.names import default_name
 from aecore.prepare import download_status, prefetch, start_download, warm_up
-from aecore.store.runs import taken_names
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
@@ -148,10 +147,12 @@ def settings_config() -> RunConfig:
 
 def name_controls(cfg: RunConfig | None) -> None:
     """The run's name, before Train: empty, the model is named as the placeholder says (after its preset or its
-    model and code size, with a number when that name is taken), the same way the command line names runs."""
-    suggested = unique_name(default_name(dataclasses.replace(cfg, name="")), taken_names()) if cfg else ""
+    model and code size), the same way the command line names runs. The store adds a number to a name already
+    taken when it saves the run, so this page need not read every run's name on each rerun."""
+    suggested = default_name(dataclasses.replace(cfg, name="")) if cfg else ""
     st.text_input("Name (optional)", key="run_name", max_chars=200, placeholder=suggested,
-                  help="What to call this model in lists and charts. Leave it empty to use the name shown.")
+                  help="What to call this model in lists and charts. Leave it empty to use the name shown; if "
+                       "another model already has that name, a number is added, as in “Quick demo 2”.")
 
 
 def start_training() -> None:
