@@ -13,6 +13,13 @@ from aecore.settings import problems
 from ui.shell import run_in_shell, show_navigation
 from ui.sidebar import show_sidebar
 
+
+@st.cache_resource(show_spinner=False)
+def log_bad_settings(sentences: tuple[str, ...]) -> None:
+    """Once per server and set of problems, not on every page a visitor opens."""
+    logging.getLogger("aecore.settings").error("bad settings: %s", " ".join(sentences))
+
+
 st.set_page_config(page_title="Autoencoder Studio", page_icon="🧠", layout="wide")
 
 PAGES = [
@@ -30,7 +37,7 @@ PAGES = [
 start_trimming()  # once per server: memory freed by finished sessions and jobs goes back to the system
 page = show_navigation(PAGES)  # the only navigation: ui/shell.py says how the pages/ folder's own is kept away
 if bad := problems():  # checked before any page reads a setting, and shown whole on every page (they name no secret)
-    logging.getLogger("aecore.settings").error("bad settings: %s", " ".join(bad))
+    log_bad_settings(tuple(bad))
     st.error("This server's settings need fixing before anything can be trained or shown. Whoever started it should "
              "fix the setting below and start it again.", icon=":material/settings_alert:")
     for sentence in bad:
