@@ -201,7 +201,6 @@ def _train(job: _Job, ctx: Context, root: str | Path | None) -> Outcome:
 def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
     """The `on_event` that turns a job's training events into its snapshot and the executor's fraction."""
     curve: list[tuple[int, float]] = []
-    batch_size = job.cfg.train.batch_size
 
     def on_event(e: TrainEvent) -> None:
         changes: dict = {"elapsed": time.time() - job.started}
@@ -217,9 +216,9 @@ def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
             curve.append((e.step, e.logs["loss"]))
             if len(curve) > MAX_CURVE_POINTS:
                 del curve[1::2]  # keep the shape of the whole run at a bounded size
-            steps_per_sec = e.images_per_sec / max(1, batch_size)
-            eta = (e.total_steps - e.step) / steps_per_sec if steps_per_sec > 0 else None
-            changes.update(loss=e.logs["loss"], curve=tuple(curve), eta_seconds=eta)
+            changes.update(loss=e.logs["loss"], curve=tuple(curve))
+        if e.seconds_left is not None:
+            changes["eta_seconds"] = e.seconds_left
         job.update(**changes)
         try:
             ctx.report(job.snapshot.fraction, f"epoch {job.snapshot.epoch} of {job.snapshot.total_epochs}")

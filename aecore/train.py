@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from .noise import corrupt
 from .schedule import make_scheduler
 from .step_log import Clock, StepLog, exploded
 from .store.limits import check_size
+from .time_left import TimeLeft
 
 STATUSES = ("done", "early_stopped", "no_better", "stopped", "diverged")
 STRIP_IMAGES = 8  # test images redrawn after every epoch when previews are asked for, and saved as the preview
@@ -48,6 +50,7 @@ class TrainEvent:
     # and every epoch end carry the model's reconstructions of it, both (n, H, W) uint8 with channels averaged
     originals: np.ndarray | None = None
     preview: np.ndarray | None = None
+    seconds_left: float | None = None  # with train_run: the run's time left at its own pace (aecore.time_left)
 
 
 @dataclass(frozen=True)
@@ -251,17 +254,28 @@ def train_run(
     train, val = split_validation(train, cfg.train.val_fraction, cfg.train.seed)
     model = new_model(cfg, train.shape).to(device)
     strip = strip_images(test)
+    steps = total_steps(len(train), cfg.train)
+    batch = min(cfg.train.batch_size, len(train))
+    left = TimeLeft(steps, math.ceil(steps / math.ceil(len(train) / batch)), batch, len(val) if val is not None else 0,
+                    len(test))
 
     def redraw() -> np.ndarray:
         return gray_uint8(reconstruct(model, strip, device))
 
     def on_step(e: TrainEvent) -> None:
-        on_event(dataclasses.replace(e, preview=redraw()) if previews and e.epoch_end else e)
+        e = dataclasses.replace(e, preview=redraw()) if previews and e.epoch_end else e
+        on_event(dataclasses.replace(e, seconds_left=left.update(e.step, e.epoch_end)))
+
+    def stop_asked() -> bool:
+        asked = time.monotonic()
+        stop = should_stop()  # waits while the run is paused: that wait is no part of its pace
+        left.idle(time.monotonic() - asked)
+        return stop
 
     if previews:
         originals = strip.squeeze(1).numpy() if strip.shape[1] == 1 else gray_uint8(strip.float() / 255)
-        on_event(TrainEvent(0, 0, total_steps(len(train), cfg.train), {}, 0.0, originals=originals, preview=redraw()))
-    history = fit(model, train, val, cfg.train, device, on_step, should_stop)
+        on_event(TrainEvent(0, 0, steps, {}, 0.0, originals=originals, preview=redraw()))
+    history = fit(model, train, val, cfg.train, device, on_step, stop_asked)
     metrics: dict[str, float] = {}
     per_image: dict[str, np.ndarray] = {}
     if history.finished:
