@@ -24,6 +24,7 @@ from .data import DATASET_INFO, load_dataset
 from .device import pick_device, set_threads
 from .scoring import evaluate
 from .config import default_config
+from .machine_speed import calibrate, seconds_here
 from .presets import PRESETS, get_preset
 from .settings import check_device_name
 from .store.runs import RunError, list_runs, load_model, load_run, save_run
@@ -217,8 +218,17 @@ def _warn(errors: list) -> None:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
+    device = pick_device()
+    if args.measure:
+        set_threads()
+        calibrate([p.config for p in PRESETS.values()], device)
+    here = seconds_here({name: p.config for name, p in PRESETS.items()}, device)
     for name, p in PRESETS.items():
-        print(f"{name:14} {p.title}: {p.description}\n{'':14} {p.details}")
+        time = f" (about {max(1, round(here[name]))} s here)" if name in here else ""
+        print(f"{name:14} {p.title}{time}: {p.description}\n{'':14} {p.details}")
+    if len(here) < len(PRESETS):
+        print("\nHow long each preset takes on this computer is measured by `presets --measure` (about 10 s), or "
+              "when the app's Train page first opens.")
     return 0
 
 
@@ -254,7 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=_count, help="use only the first N test images")
     ev.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     ev.set_defaults(func=cmd_evaluate, usage_error=ev.error)
-    sub.add_parser("presets", help="list the presets").set_defaults(func=cmd_presets)
+    presets = sub.add_parser("presets", help="list the presets, with how long each takes here once measured")
+    presets.add_argument("--measure", action="store_true",
+                         help="first measure how long each preset takes on this computer (about 10 s)")
+    presets.set_defaults(func=cmd_presets)
     sub.add_parser("runs", help="list saved runs").set_defaults(func=cmd_runs)
     return parser
 

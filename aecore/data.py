@@ -19,7 +19,9 @@ from torch import Tensor
 from .config import DataConfig
 from .download import download_dataset
 from .settings import data_dir
+from .torchvision_sets import FOLDERS as TORCHVISION_FOLDERS
 from .torchvision_sets import INFO as TORCHVISION_INFO
+from .torchvision_sets import SIZES as TORCHVISION_SIZES
 from .torchvision_sets import DatasetUnavailable, is_available, read_arrays  # noqa: F401 (re-exported)
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -74,6 +76,17 @@ def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split
     if cfg.limit_test:
         test = test.take(slice(0, cfg.limit_test))
     return train, test
+
+
+def dataset_sizes(cfg: DataConfig) -> tuple[int, int]:
+    """(training, test) images a run of `cfg` gets: the full sets' published sizes (nothing read or downloaded),
+    the bundled ones' counted."""
+    if cfg.name in TORCHVISION_FOLDERS:
+        n_train, n_test = TORCHVISION_SIZES
+    else:
+        train, test = _load(cfg.name, str(data_dir()), False)
+        n_train, n_test = len(train), len(test)
+    return min(n_train, cfg.limit_train or n_train), min(n_test, cfg.limit_test or n_test)
 
 
 def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:

@@ -27,7 +27,7 @@ def default_name(cfg: RunConfig) -> str:
     settings = dataclasses.replace(cfg, name="")
     for preset in PRESETS.values():
         if dataclasses.replace(preset.config, name="") == settings:
-            return preset.title.split(" (")[0]  # without the promised time in brackets
+            return preset.title.split(" (")[0]  # without the data in brackets
     numbers = "1 number" if cfg.model.latent_dim == 1 else f"{cfg.model.latent_dim} numbers"
     return f"{KIND_NAMES.get(cfg.model.kind, cfg.model.kind)} · {numbers}"
 

@@ -1,5 +1,5 @@
 """Background work a page starts so the first click is quick: a full dataset downloaded, a dataset loaded
-into memory, the first optimiser's imports done.
+into memory, the first optimiser's imports done, this machine's training speed measured.
 
 Each is keyed compute work on the one executor (`aecore.background`): a page may ask on every rerun and joins
 the one piece of work, two sessions share it, and the user goes on clicking while it runs.
@@ -7,16 +7,17 @@ the one piece of work, two sessions share it, and the user goes on clicking whil
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from . import background
-from .config import DataConfig
+from . import background, machine_speed
+from .config import DataConfig, RunConfig
 from .data import load_dataset
-from .device import make_adam
+from .device import make_adam, pick_device, set_threads
 from .download import download_dataset
 from .settings import data_dir
 from .torchvision_sets import DatasetUnavailable, is_available
@@ -36,6 +37,7 @@ class DownloadStatus:
 
 
 _status: dict[str, str] = {}  # dataset name -> id of its latest download work
+_speed_work: list[str] = []  # id of the latest speed measurement
 
 
 def download_status(name: str) -> DownloadStatus:
@@ -96,3 +98,30 @@ def _one_step() -> None:
     opt = make_adam(layer.parameters(), 1e-3, 0.0, torch.device("cpu"))
     layer(torch.ones(2, 4)).square().mean().backward()
     opt.step()
+
+
+def measure_speed(configs: Sequence[RunConfig]) -> str | None:
+    """Measure every set-up in `configs` not yet measured on this machine (aecore.machine_speed), as training
+    work, so it never runs beside a training job it would slow down and be slowed by; returns the id of the
+    work under way, or None when there is nothing to wait for. One measurement at a time: while one is under
+    way, asking joins it; set-ups measured once but not kept (a read-only runs folder) are not measured again."""
+    if _speed_work:
+        with contextlib.suppress(KeyError):
+            if not background.snapshot(_speed_work[-1]).finished:
+                return _speed_work[-1]
+    device, path = pick_device(), machine_speed.default_path()
+    known = machine_speed.load(path, device)
+    missing = tuple({machine_speed.signature(c): c for c in configs if machine_speed.signature(c) not in known}.values())
+    if not missing:
+        return None
+
+    def work(ctx: background.Context) -> None:
+        set_threads()
+        machine_speed.calibrate(missing, device, path, on_progress=ctx.report, should_stop=ctx.should_stop)
+
+    key = ("machine-speed", str(path.resolve()), tuple(sorted(machine_speed.signature(c) for c in missing)))
+    _speed_work[:] = [background.submit(work, "train", key=key)]
+    with contextlib.suppress(KeyError):
+        if background.snapshot(_speed_work[-1]).finished:
+            return None  # the same set-ups were measured already and could not be kept: nothing more to wait for
+    return _speed_work[-1]

@@ -1,8 +1,9 @@
-"""Named set-ups: the classic tutorial autoencoders, and demo presets that look good within the time in their title.
+"""Named set-ups: the classic tutorial autoencoders, and demo presets that look good within seconds.
 
 The classic presets keep their tutorials' settings: they are what a user compares against. The demo presets
 (`seconds` > 0) are tuned for quality per second on a 2-core CPU with 2 threads, and each should beat PCA
 with the same code size on test SSIM and MSE within its `seconds` of training (benchmarks/bench_quality.py).
+No title promises a time: how long a preset takes is measured on the machine it runs on (aecore.machine_speed).
 
 Every preset but best-minute trains on a bundled sample so it works offline; pick the full dataset with
 `dataclasses.replace(cfg, data=DataConfig(name="fashion-mnist"))` or `--data fashion-mnist`.
@@ -22,7 +23,7 @@ class Preset:
     description: str  # in plain words, for someone who has never trained a network
     details: str  # the same set-up in the field's own terms, one click away in the app
     config: RunConfig
-    seconds: float = 0.0  # training time the title promises (demo presets); 0 for the classic set-ups
+    seconds: float = 0.0  # a demo's training budget on a 2-core CPU (bench_quality); 0 for the classic set-ups
 
 
 _CLASSIC = TrainConfig(epochs=5, batch_size=128, lr=1e-3, patience=5, min_delta=1e-3)
@@ -72,7 +73,7 @@ PRESETS: dict[str, Preset] = {
         RunConfig(_FASHION, ModelConfig("vae", 16, (512, 256), recon_loss="bce"), dataclasses.replace(_VAE, epochs=10)),
     ),
     "best-minute": Preset(
-        "Best in a minute (about 60 s, full FashionMNIST)",
+        "Best in a minute (full FashionMNIST)",
         "The sharpest model this app can train in a minute, on all 60,000 clothing pictures (downloaded once).",
         "The sharpest model this app trains in a minute: a convolutional AE with a 64-d code, batch norm, an "
         "MSE + SSIM loss and a one-cycle learning rate, on the full 60,000 FashionMNIST images (downloaded once).",
@@ -81,7 +82,7 @@ PRESETS: dict[str, Preset] = {
         seconds=60,
     ),
     "quick-demo": Preset(
-        "Quick demo (about 15 s)",
+        "Quick demo",
         "Looks at small patches of each clothing picture and squeezes it into 32 numbers, trained to keep edges "
         "sharp: crisp enough to impress, fast enough to watch.",
         "A convolutional AE with a 32-d code on the FashionMNIST sample, trained for sharpness (MSE + SSIM, batch "
@@ -90,7 +91,7 @@ PRESETS: dict[str, Preset] = {
         seconds=15,
     ),
     "denoise-demo": Preset(
-        "Denoising demo (about 15 s)",
+        "Denoising demo",
         "The quick demo's network, shown grainy copies of each picture and taught to give back the clean one.",
         "The quick demo's network trained to remove Gaussian noise (std 0.3) from FashionMNIST.",
         RunConfig(_FASHION, dataclasses.replace(_SHARP_CONV, latent_dim=32),
@@ -98,7 +99,7 @@ PRESETS: dict[str, Preset] = {
         seconds=15,
     ),
     "vae-2d": Preset(
-        "2-D VAE for maps (about 15 s)",
+        "2-D VAE for maps",
         "Squeezes every picture into just 2 numbers, so its whole map of codes fits on one flat picture that Generate "
         "can draw.",
         "A VAE with a 2-d code: the latent space is the plot, and the Generate page draws its whole manifold.",

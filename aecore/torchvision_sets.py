@@ -21,6 +21,7 @@ INFO = {
 }
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SIDE = 28
+SIZES = (60_000, 10_000)  # (train, test) images of both sets
 
 
 class DatasetUnavailable(RuntimeError):

@@ -12,18 +12,21 @@ import dataclasses
 import streamlit as st
 
 import aecore.jobs
+from aecore import background
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, default_config
 from aecore.data import is_available
 from aecore.models import is_variational
 from aecore.names import default_name
-from aecore.prepare import download_status, prefetch, start_download, warm_up
+from aecore.device import pick_device
+from aecore.machine_speed import seconds_here
+from aecore.prepare import download_status, measure_speed, prefetch, start_download, warm_up
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
 from ui.train_link import LIMITS, opened_from_a_link, restore_settings, show_link_problems, write_settings
 from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
-from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, model_label
+from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, format_duration, model_label
 from ui.text import plain
 from ui.waiting import wait_for
 
@@ -50,6 +53,17 @@ def preset_values(name: str) -> dict:
             "seed": cfg.train.seed,
             "noise": cfg.train.noise, "noise_level": cfg.train.noise_level, "patience": cfg.train.patience,
             **option_values(cfg)}
+
+
+def preset_title(name: str, seconds: float | None) -> str:
+    """A preset's title, with how long it takes here once that is measured."""
+    if name not in PRESETS:
+        return "Custom settings"
+    return PRESETS[name].title + (f" · about {about(seconds)} here" if seconds is not None else "")
+
+
+def about(seconds: float) -> str:
+    return format_duration(max(1.0, seconds))
 
 
 def apply_preset() -> None:
@@ -90,9 +104,11 @@ def train_controls() -> RunConfig | None:
     for key, value in {"preset": DEFAULT_PRESET, **preset_values(DEFAULT_PRESET)}.items():
         st.session_state.setdefault(key, value)
     keep = dict(persist_state="session")
+    here = seconds_here({name: p.config for name, p in PRESETS.items()}, pick_device())
     st.selectbox("Preset", [CUSTOM, *PRESETS], key="preset", on_change=apply_preset, **keep,
-                 format_func=lambda k: PRESETS[k].title if k in PRESETS else "Custom settings",
-                 help="Ready-made settings; picking one fills in everything below, which you can then change.")
+                 format_func=lambda k: preset_title(k, here.get(k)),
+                 help="Ready-made settings; picking one fills in everything below, which you can then change. "
+                      "The times are measured on this computer.")
     about_preset = st.empty()
     dataset = st.selectbox("Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
                            help="The images the model learns to redraw; the samples ship with the app.")
@@ -262,6 +278,27 @@ def last_finished_job() -> str | None:
     return None
 
 
+def time_here(cfg: RunConfig | None) -> float | None:
+    """How long these settings take to train on this computer, once measured; what is not measured yet (every
+    preset, and these settings) is measured in the background, and the page redrawn when it is done."""
+    configs = [p.config for p in PRESETS.values()] + ([cfg] if cfg is not None else [])
+    work_id = measure_speed(configs)
+    if work_id is not None:
+        st.caption("Measuring how fast this computer trains, to say how long each set-up takes here…")
+        st.fragment(redraw_when_done, run_every=1.0)(work_id)
+    return seconds_here({"cfg": cfg}, pick_device()).get("cfg") if cfg is not None else None
+
+
+def redraw_when_done(work_id: str) -> None:
+    """One poll of a measurement this page saw under way: the whole page is redrawn once it has ended."""
+    try:
+        finished = background.snapshot(work_id).finished
+    except KeyError:
+        finished = True  # forgotten: long done
+    if finished:
+        st.rerun()
+
+
 def show_empty_state() -> None:
     with st.container(border=True):
         st.markdown("#### Ready when you are")
@@ -281,9 +318,12 @@ with settings:
     cfg = train_controls()
     name_controls(cfg)
     training = same_job_active(cfg) if cfg is not None else None
-    st.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=cfg is None or bool(training),
+    seconds = time_here(cfg)
+    st.button("Train" + (f" · about {about(seconds)} here" if seconds is not None else ""), key="train",
+              type="primary", icon=":material/play_arrow:", disabled=cfg is None or bool(training),
               on_click=start_training, width="stretch",
-              help="Start training with these settings; the model is saved as a run when done.")
+              help="Start training with these settings; the model is saved as a run when done. The time is "
+                   "measured on this computer; a busy computer takes longer.")
     if training:
         st.caption("A model with exactly these settings is training now. Change a setting to train another "
                    "one beside it.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from aecore import machine_speed
 from aecore.data import Split
+from aecore.presets import PRESETS
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -31,8 +34,20 @@ def tiny_split() -> Split:
     return Split(x, torch.arange(64) % 10, tuple(str(i) for i in range(10)))
 
 
+@pytest.fixture(scope="session")
+def machine_speed_file(tmp_path_factory) -> Path:
+    """This machine's measured preset speeds, measured once per session (a few seconds)."""
+    path = tmp_path_factory.mktemp("speed") / machine_speed.FILE_NAME
+    machine_speed.calibrate([p.config for p in PRESETS.values()], "cpu", path)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def runs_dir(tmp_path, monkeypatch) -> Path:
+def runs_dir(tmp_path, monkeypatch, machine_speed_file) -> Path:
+    """An empty run store per test, holding the session's speed measurements, as a server that has measured
+    them once does: without them the Train page would measure in the training slot in every test."""
     root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copy(machine_speed_file, root / machine_speed.FILE_NAME)
     monkeypatch.setenv("AECORE_RUNS_DIR", str(root))
     return root

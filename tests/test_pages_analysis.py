@@ -210,7 +210,7 @@ def test_two_sessions_on_the_latent_page_share_one_tsne(with_runs):
 
 def test_the_reference_table_shows_ssim_after_a_minute_as_the_benchmark_wrote_it(with_runs, tmp_path):
     """bench_quality writes its budgets as float keys ("60.0"); the table read "60" and showed only dashes."""
-    row = {"preset": "quick-demo", "title": "Quick demo (about 15 s)", "model": "conv_ae", "latent_dim": 32,
+    row = {"preset": "quick-demo", "title": "Quick demo", "model": "conv_ae", "latent_dim": 32,
            "epochs": 4, "status": "done", "seconds": 61.0, "mse": 0.0121, "ssim": 0.71, "psnr": 19.4,
            "pca_mse": 0.0139, "pca_ssim": 0.66, "at": {"15.0": {"mse": 0.02, "ssim": 0.6}, "60.0": {"mse": 0.013,
                                                                                                   "ssim": 0.705}}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -142,8 +143,8 @@ def test_presets_validate_and_the_classics_keep_their_tutorial_settings():
         if preset.seconds == 0:  # a classic: the tutorial's loss, a constant rate, the plain network
             assert m.recon_loss in ("mse", "bce") and t.lr_schedule == "constant", name
             assert (m.norm, m.upsample, m.convs_per_level) == ("none", "transpose", 1), name
-        else:
-            assert f"about {preset.seconds:g} s" in preset.title, name  # a demo's title says how long it takes
+        else:  # no title promises a time: the app measures how long a preset takes here
+            assert not re.search(r"\d+ ?s\b|second", preset.title), name
     assert PRESETS["best-minute"].config.model.latent_dim == 64
     assert dataclasses.replace(PRESETS["fashion-cnn"].config.model) == ModelConfig("conv_ae", 64, (32, 64))
 

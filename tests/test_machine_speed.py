@@ -1,0 +1,93 @@
+"""This machine's speed: measured in a few seconds, kept on disk, measured again when the machine changes, and a
+preset's time from it close to the time a real run takes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import pytest
+
+from aecore import machine_speed
+from aecore.config import DataConfig
+from aecore.data import dataset_sizes
+from aecore.presets import PRESETS, get_preset
+from aecore.train import train_run
+from tests.apptest import open_page, texts
+
+
+def test_a_presets_time_here_is_close_to_a_real_runs(tmp_path):
+    cfg = get_preset("quick-demo")
+    cfg = dataclasses.replace(cfg, data=DataConfig(name="fashion-mnist-sample", limit_train=6000, limit_test=1000),
+                              train=dataclasses.replace(cfg.train, epochs=3))
+    started = time.monotonic()
+    costs = machine_speed.calibrate([cfg], "cpu", tmp_path / "speed.json")
+    measuring = time.monotonic() - started
+    promised = machine_speed.estimate(cfg, costs[machine_speed.signature(cfg)], *dataset_sizes(cfg.data))
+    started = time.monotonic()
+    assert train_run(cfg, "cpu").history.ok
+    took = time.monotonic() - started
+    assert measuring < 0.5 * took + 2.0  # measuring is a short look, not a run
+    assert 0.6 * took < promised < 1.6 * took, (promised, took)
+
+
+def test_the_measurements_are_kept_and_measured_again_when_the_machine_changes(tmp_path):
+    path = tmp_path / "speed.json"
+    configs = [PRESETS["fashion-mlp"].config, PRESETS["mnist-64"].config]
+    first = machine_speed.calibrate(configs, "cpu", path)
+    assert set(first) == {machine_speed.signature(c) for c in configs}
+    assert machine_speed.load(path, "cpu") == first  # kept: a second server start measures nothing
+    assert machine_speed.calibrate(configs, "cpu", path) == first
+    body = json.loads(path.read_text())
+    body["machine"]["name"] = "another CPU"
+    path.write_text(json.dumps(body))
+    assert machine_speed.load(path, "cpu") == {}  # measured on another machine: not trusted here
+    again = machine_speed.calibrate(configs, "cpu", path)
+    assert set(again) == set(first) and machine_speed.load(path, "cpu") == again
+
+
+@pytest.mark.parametrize("costs", [
+    {"a": [1, 2, 3]},  # three numbers
+    {"a": [0.1, float("nan"), 0.1, 0.1]},  # JSON's NaN
+    {"a": [0.1, -1, 0.1, 0.1]},
+    {"a": [0.1, 1e300, 0.1, 0.1]},
+    {"a": ["0.1", 0.1, 0.1, 0.1]},
+    ["not", "a", "mapping"],
+])
+def test_a_damaged_or_hostile_file_is_only_a_cache_miss(tmp_path, costs):
+    path = tmp_path / "speed.json"
+    path.write_text(json.dumps({"machine": machine_speed.machine("cpu"), "costs": costs}))
+    assert machine_speed.load(path, "cpu") == {}
+
+
+def test_a_garbage_or_huge_file_is_a_cache_miss(tmp_path):
+    path = tmp_path / "speed.json"
+    path.write_bytes(b"\x00\xff{" * 10)
+    assert machine_speed.load(path, "cpu") == {}
+    path.write_text(" " * (machine_speed.MAX_FILE_BYTES + 1))
+    assert machine_speed.load(path, "cpu") == {}
+
+
+def test_train_shows_each_presets_time_here_in_its_title_and_on_the_button():
+    at = open_page("pages/train.py")  # the session's measurements are in the run store (tests/conftest.py)
+    here = machine_speed.seconds_here({n: p.config for n, p in PRESETS.items()})
+    assert set(here) == set(PRESETS)
+    options = at.selectbox(key="preset").options
+    assert all(" · about " in o and o.endswith(" here") for o in options if o != "Custom settings")
+    assert at.button(key="train").label.startswith("Train · about ")
+    assert "Measuring how fast" not in texts(at.caption)
+
+
+def test_a_fresh_server_measures_in_the_background_then_shows_the_times(runs_dir):
+    (runs_dir / machine_speed.FILE_NAME).unlink()
+    at = open_page("pages/train.py")
+    assert "Measuring how fast this computer trains" in texts(at.caption)
+    assert at.button(key="train").label == "Train"  # no time promised before it is measured
+    deadline = time.monotonic() + 120
+    while not (runs_dir / machine_speed.FILE_NAME).exists() or len(machine_speed.load()) < len(PRESETS):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    time.sleep(1.0)  # the measurement's end reaches the executor
+    at.run()
+    assert at.button(key="train").label.startswith("Train · about ")
