@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 ARTIFACTS = Path(os.environ.get("AECORE_ARTIFACTS", ROOT / "artifacts"))
 SHOTS = ARTIFACTS / "screenshots"
+TRAIN_BUTTON = re.compile(r"Train( · about .+ here)?$")  # with the time once this machine's speed is measured
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+from studio import TRAIN_BUTTON, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'
 
@@ -27,7 +27,7 @@ def test_the_train_page_follows_a_ray_job_to_its_saved_run(page, ray_server):
     page.goto(f"{ray_server}/train")
     wait_idle(page)
     start = time.perf_counter()
-    page.get_by_role("button", name=re.compile(r"Train$")).click()
+    page.get_by_role("button", name=TRAIN_BUTTON).click()
     page.wait_for_function(f"() => Number(document.querySelector('{PROGRESS}')?.getAttribute('aria-valuenow')) > 0",
                            timeout=120_000)  # Ray starts first, then a worker imports torch
     record_timing("ray_train_click_to_first_progress_s", time.perf_counter() - start)

@@ -17,7 +17,7 @@ import pytest
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
-from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+from studio import TRAIN_BUTTON, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 PAGES = ("", "train", "runs", "compare", "latent", "generate", "denoise", "anomalies", "your_image")
 WANDER = ("runs", "latent", "", "train", "compare", "latent", "generate")
@@ -93,10 +93,10 @@ def test_ten_sessions_three_training_seven_wandering(browser, load_server):
         set_epochs(p, url, EPOCHS if i else FIRST_EPOCHS)
     # the long job first: sessions' clicks are handled on their own threads, in no set order, so the two short
     # jobs are clicked back to back once it holds the one training slot
-    trainers[0].get_by_role("button", name="Train", exact=True).click()
+    trainers[0].get_by_role("button", name=TRAIN_BUTTON).click()
     trainers[0].locator('[data-testid="stMain"] [data-testid="stProgress"]').first.wait_for(timeout=120_000)
     for p in trainers[1:]:
-        p.get_by_role("button", name="Train", exact=True).click()
+        p.get_by_role("button", name=TRAIN_BUTTON).click()
     for p in trainers[1:]:  # one training slot: the later jobs wait in line
         p.get_by_text("Waiting to start", exact=False).wait_for(timeout=60_000)
 

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from aecore.store import runs
-from studio import record_timing, start_server, wait_idle
+from studio import TRAIN_BUTTON, record_timing, start_server, wait_idle
 
 ROUNDS = 20
 
@@ -28,7 +28,7 @@ def test_sigterm_mid_training_ends_the_job_and_exits_0(browser, tmp_path):
         try:
             page.goto(f"{url}/train?epochs=300")
             wait_idle(page)
-            page.get_by_role("button", name=re.compile(r"Train$")).click()
+            page.get_by_role("button", name=TRAIN_BUTTON).click()
             page.locator('[data-testid="stMain"] [data-testid="stProgress"]').get_by_text(
                 re.compile(r"Epoch 1/300 · batch \d+")).wait_for(timeout=60_000)  # training steps are running
             start = time.perf_counter()

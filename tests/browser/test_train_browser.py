@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
-from studio import no_exception, record_timing, screenshot, wait_idle
+from studio import TRAIN_BUTTON, no_exception, record_timing, screenshot, wait_idle
 
 PROGRESS = '[data-testid="stMain"] [data-testid="stProgress"] [role="progressbar"]'  # the Train page's bar, not the sidebar's
 
@@ -20,7 +20,7 @@ def progress_value(page) -> float:
 
 
 def train_button(page):
-    return page.get_by_role("button", name=re.compile(r"Train$"))
+    return page.get_by_role("button", name=TRAIN_BUTTON)
 
 
 def open_page(page, server: str, path: str) -> None:
