@@ -10,6 +10,7 @@ import streamlit as st
 
 from aecore.memory import start_trimming
 from aecore.settings import problems
+from ui.presenter import presenter_switch
 from ui.shell import run_in_shell, show_navigation
 from ui.sidebar import show_sidebar
 
@@ -43,5 +44,6 @@ if bad := problems():  # checked before any page reads a setting, and shown whol
     for sentence in bad:
         st.code(sentence, language=None, wrap_lines=True)
     st.stop()
+presenter_switch()
 show_sidebar()
 run_in_shell(page)

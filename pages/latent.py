@@ -31,6 +31,7 @@ from ui.map_selection import (
     PICKS, current_picks, current_selection, isolated_images, point_picker, remember_selection, show_isolated,
     show_selection,
 )
+from ui.presenter import image_width
 from ui.shell import require_shell
 from ui.waiting import result_of
 
@@ -102,7 +103,7 @@ def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int])
                       help="How many of the closest codes to show.")
         near = aecore.latent.nearest(codes.z, pos, k)
         thumbs = aecore.data.images_at(split, codes.indices[near])
-        st.image([enlarge(t, 3) for t in thumbs], width=84,
+        st.image([enlarge(t, 3) for t in thumbs], width=image_width(84),
                  caption=[split.classes[int(c)] for c in codes.labels[near]])
         same = int((codes.labels[near] == codes.labels[pos]).sum())
         st.caption(f"The {len(near)} images whose codes are closest to this one's in the model's full "

@@ -8,6 +8,8 @@ tab rejoins it; a fragment polls the job and draws its progress until it finishe
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -21,10 +23,14 @@ from aecore.device import pick_device
 from aecore.machine_speed import seconds_here
 from aecore.prepare import download_status, measure_speed, prefetch, start_download, warm_up
 from aecore.presets import PRESETS, VAE_MIN_DELTA
+from ui.presenter import presenting
 from ui.progress import show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
-from ui.train_link import LIMITS, opened_from_a_link, restore_settings, show_link_problems, write_settings
+from ui.train_link import (
+    CONTROLS, LIMITS, hides_any, lesson_link, opened_from_a_link, restore_settings, show_link_problems, shown,
+    write_settings,
+)
 from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, format_duration, model_label
 from ui.text import plain
@@ -105,44 +111,48 @@ def train_controls() -> RunConfig | None:
         st.session_state.setdefault(key, value)
     keep = dict(persist_state="session")
     here = seconds_here({name: p.config for name, p in PRESETS.items()}, pick_device())
-    st.selectbox("Preset", [CUSTOM, *PRESETS], key="preset", on_change=apply_preset, **keep,
+    control("preset", st.selectbox, "Preset", [CUSTOM, *PRESETS], key="preset", on_change=apply_preset, **keep,
                  format_func=lambda k: preset_title(k, here.get(k)),
                  help="Ready-made settings; picking one fills in everything below, which you can then change. "
                       "The times are measured on this computer.")
     about_preset = st.empty()
-    dataset = st.selectbox("Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
+    dataset = control("dataset", st.selectbox, "Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
                            help="The images the model learns to redraw; the samples ship with the app.")
     ready = show_dataset_status(dataset)
     if ready:
         prefetch(DataConfig(name=dataset))  # the first Train click then skips loading the images
         warm_up()  # and the first optimiser's imports
-    model = st.selectbox("Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
+    model = control("model", st.selectbox, "Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
                          **keep, help="The network's shape; picking one also sets a code size that suits it.")
-    st.caption(MODEL_BLURBS.get(model, ""))
-    st.number_input("Code size", min_value=1, max_value=512, step=1, key="latent_dim", **keep,
+    if shown("model"):
+        st.caption(MODEL_BLURBS.get(model, ""))
+    control("latent_dim", st.number_input, "Code size", min_value=1, max_value=512, step=1, key="latent_dim", **keep,
                     help="How many numbers each image is squeezed into: fewer gives blurrier but more compact codes.")
     left, right = st.columns(2)
-    left.number_input("Epochs", min_value=1, max_value=500, step=1, key="epochs", **keep,
+    control("epochs", left.number_input, "Epochs", min_value=1, max_value=500, step=1, key="epochs", **keep,
                       help="How many times the model sees every training image.")
-    right.select_slider("Batch size", BATCH_SIZES, key="batch_size", **keep,
+    control("batch_size", right.select_slider, "Batch size", BATCH_SIZES, key="batch_size", **keep,
                         help="Images per learning step: larger batches are faster per image but take fewer steps.")
-    left.number_input("Learning rate", min_value=0.0001, max_value=1.0, step=0.0001, format="%.4f", key="lr", **keep,
+    control("lr", left.number_input, "Learning rate", min_value=0.0001, max_value=1.0, step=0.0001, format="%.4f", key="lr", **keep,
                       help="The size of each learning step: too high diverges, too low crawls; 0.001 suits most models.")
-    right.number_input("Early-stopping patience", min_value=0, max_value=100, step=1, key="patience", **keep,
+    control("patience", right.number_input, "Early-stopping patience", min_value=0, max_value=100, step=1, key="patience", **keep,
                        help="Stop early when the model has stopped getting better on pictures held back from "
                             "training for this many rounds in a row, and keep its best round; 0 never stops early. "
                             "Details: the validation loss must drop by min_delta (0.001 of per-pixel error for "
                             "autoencoders, half a nat per image for VAEs) to count as better.")
-    left.number_input("Seed", min_value=0, max_value=LIMITS["seed"].hi, step=1, key="seed", **keep,
+    control("seed", left.number_input, "Seed", min_value=0, max_value=LIMITS["seed"].hi, step=1, key="seed", **keep,
                       help="Where the random start comes from: the same seed and settings train the same model "
                            "again; another seed gives a slightly different one.")
-    noise = st.selectbox("Denoising noise", NOISE_KINDS, key="noise", format_func=NOISE_LABELS.get, **keep,
+    noise = control("noise", st.selectbox, "Denoising noise", NOISE_KINDS, key="noise", format_func=NOISE_LABELS.get, **keep,
                          on_change=apply_noise_level,
                          help="Train on noisy copies but score against the clean images, so the model learns to clean up.")
-    st.slider("Noise level", min_value=0.0, max_value=1.0, step=0.05, key="noise_level", disabled=noise == "none",
+    control("noise_level", st.slider, "Noise level", min_value=0.0, max_value=1.0, step=0.05, key="noise_level", disabled=noise == "none",
               **keep, help="How strong the noise is: the spread of Gaussian grain, or the share of pixels hit.")
-    sharpness_controls(model, is_variational(model))
+    if shown("sharper"):
+        sharpness_controls(model, is_variational(model))
     show_preset_note(about_preset)
+    if hides_any():
+        st.caption("This lesson's link sets the other settings.")
     write_settings({k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))}, LINK_LIMITS)
     if not ready:
         st.caption("Download the dataset above first, or choose a bundled sample.")
@@ -152,6 +162,11 @@ def train_controls() -> RunConfig | None:
     except ValueError as err:
         st.error(f"These settings do not fit together: {err}. Change one of them to train.")
         return None
+
+
+def control(name: str, widget: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Draw a setting's widget unless a lesson link hides it; either way, the setting's value."""
+    return widget(*args, **kwargs) if shown(name) else st.session_state[kwargs["key"]]
 
 
 def settings_config() -> RunConfig:
@@ -166,9 +181,24 @@ def name_controls(cfg: RunConfig | None) -> None:
     model and code size), the same way the command line names runs. The store adds a number to a name already
     taken when it saves the run, so this page need not read every run's name on each rerun."""
     suggested = default_name(dataclasses.replace(cfg, name="")) if cfg else ""
+    if not shown("name"):
+        return
     st.text_input("Name (optional)", key="run_name", max_chars=200, placeholder=suggested,
                   help="What to call this model in lists and charts. Leave it empty to use the name shown; if "
                        "another model already has that name, a number is added, as in “Quick demo 2”.")
+
+
+def lesson_link_maker() -> None:
+    """A teacher's link: the settings on the page, with only the chosen controls shown to whoever opens it."""
+    if hides_any():
+        return  # opened from a lesson link: the class has no use for making one
+    with st.expander("Make a lesson link", icon=":material/link:"):
+        st.caption("Hand your class a link that opens these settings and shows only the controls you choose; "
+                   "the rest keep the values they have now.")
+        chosen = st.multiselect("Controls your class may change", list(CONTROLS), default=["latent_dim"],
+                                format_func=CONTROLS.get, key="lesson_controls")
+        values = {k: st.session_state[k] for k in ("preset", *preset_values(DEFAULT_PRESET))}
+        st.code(lesson_link(st.context.url or "/train", values, LINK_LIMITS, chosen), language=None, wrap_lines=True)
 
 
 def start_training() -> None:
@@ -311,17 +341,25 @@ def show_empty_state() -> None:
 
 
 st.title("Train")
-st.caption("Choose what to learn from and how, then click Train. "
-           "Training carries on in the background while you look around the app.")
-settings, live = st.columns([1, 2], gap="large")
+if presenting():  # the model's pictures and curve are the page; the settings one click away
+    settings = st.expander("Settings", icon=":material/tune:")
+    actions = st.container(horizontal=True, vertical_alignment="center")
+    live = st.container()
+else:
+    st.caption("Choose what to learn from and how, then click Train. "
+               "Training carries on in the background while you look around the app.")
+    settings, live = st.columns([1, 2], gap="large")
+    actions = settings
 with settings:
     cfg = train_controls()
     name_controls(cfg)
-    training = same_job_active(cfg) if cfg is not None else None
+    lesson_link_maker()
+training = same_job_active(cfg) if cfg is not None else None
+with actions:
     seconds = time_here(cfg)
     st.button("Train" + (f" · about {about(seconds)} here" if seconds is not None else ""), key="train",
               type="primary", icon=":material/play_arrow:", disabled=cfg is None or bool(training),
-              on_click=start_training, width="stretch",
+              on_click=start_training, width="content" if presenting() else "stretch",
               help="Start training with these settings; the model is saved as a run when done. The time is "
                    "measured on this computer; a busy computer takes longer.")
     if training:

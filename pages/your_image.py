@@ -16,6 +16,7 @@ from aecore.infer import ImageReconstruction, reconstruct_image
 from aecore.store.runs import RunInfo
 from ui.images import enlarge, heat_colours, heat_scale
 from ui.loaders import cached_model, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
+from ui.presenter import image_width
 from ui.shell import require_shell
 from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
 from ui.widgets import dataset_label, model_label
@@ -110,7 +111,7 @@ def show_model(run: RunInfo, rebuilt: ImageReconstruction | None, note: str) -> 
     tiles = [enlarge(np.round(rebuilt.image * 255).astype(np.uint8), 3),
              enlarge(np.round(rebuilt.reconstruction * 255).astype(np.uint8), 3),
              enlarge(heat_colours(rebuilt.difference, ERROR_RANGE), 3)]
-    st.image(tiles, caption=["Input", "Redrawn", "Error"], width=84,
+    st.image(tiles, caption=["Input", "Redrawn", "Error"], width=image_width(84),
              alt=["The input image", "The model's redrawing of it", "Where the two differ: brighter is worse"])
     mse_col, psnr_col = st.columns(2)
     mse_col.metric("Error (MSE)", f"{rebuilt.mse:.4f}", border=True,

@@ -11,7 +11,7 @@ from apptest import open_page, texts
 
 import aecore.jobs
 from aecore.config import DataConfig, RunConfig, TrainConfig
-from ui.train_link import Between, settings_from_link
+from ui.train_link import CONTROLS, Between, hidden_from_link, lesson_link, settings_from_link
 
 LIMITS = {"preset": ("custom", "a"), "epochs": Between(1, 500), "noise": ("none", "gaussian"),
           "noise_level": Between(0.0, 1.0), "lr": Between(0.0001, 1.0), "bf16": ()}
@@ -126,3 +126,29 @@ def paused_and_resumed(job_id: str) -> None:
     at.button(key="pause").click().run()
     assert aecore.jobs.progress(job_id).state == "paused"
     at.button(key="stop").click().run()  # Stop works while paused
+
+
+def test_a_lesson_link_names_the_controls_it_shows_or_hides():
+    every = frozenset(CONTROLS)
+    assert hidden_from_link({"show": "latent_dim"}) == (every - {"latent_dim"}, [])
+    assert hidden_from_link({"hide": "seed, lr"}) == (frozenset({"seed", "lr"}), [])
+    assert hidden_from_link({"show": "epochs", "hide": "epochs"})[0] == every - {"epochs"}  # show wins
+    hidden, problems = hidden_from_link({"hide": "seed,<b>x</b>"})
+    assert hidden == {"seed"} and len(problems) == 1 and "'<b>x</b>'" in problems[0]
+    hidden, problems = hidden_from_link({"show": "a," * 300})
+    assert hidden == frozenset() and problems == ["show is too long to be a list of controls"]
+    assert hidden_from_link({}) == (frozenset(), [])
+
+
+def test_a_lesson_link_opens_with_only_its_controls_and_their_values():
+    at = open_page("pages/train.py", query={"preset": "fashion-mlp", "latent_dim": "8", "epochs": "2",
+                                            "show": "latent_dim,epochs"})
+    assert at.number_input(key="latent_dim").value == 8 and at.number_input(key="epochs").value == 2
+    drawn = {w.key for w in at.get("number_input")} | {w.key for w in at.selectbox}
+    assert drawn == {"latent_dim", "epochs"}  # no preset, dataset, model, lr, seed, patience, noise
+    assert not at.text_input and "This lesson's link sets the other settings." in texts(at.caption)
+    assert at.button(key="train").label.startswith("Train")
+    link = lesson_link("http://host/train?x=1", {"preset": "fashion-mlp", "latent_dim": 8, "lr": 0.001,
+                                                 "unknown": 1}, {"preset": (), "latent_dim": (), "lr": ()},
+                       ["lr", "latent_dim"])
+    assert link == "http://host/train?preset=fashion-mlp&latent_dim=8&lr=0.001&show=latent_dim,lr"

@@ -36,7 +36,7 @@ def tile_rows(rows: Sequence[np.ndarray], scale: int = 2, pad: int = 4) -> np.nd
 
 
 def labelled_rows(rows: Sequence[np.ndarray], labels: Sequence[str], scale: int = 2, pad: int = 4,
-                  label_width: int = 130) -> Image.Image:
+                  label_width: int = 130, font_size: int = FONT_SIZE) -> Image.Image:
     """`tile_rows` with each row's label written to its left, as an RGB image."""
     if len(rows) != len(labels):
         raise ValueError(f"got {len(rows)} rows but {len(labels)} labels")
@@ -44,7 +44,7 @@ def labelled_rows(rows: Sequence[np.ndarray], labels: Sequence[str], scale: int 
     canvas = Image.new("RGB", (label_width + grid.shape[1] + 2 * MARGIN, grid.shape[0] + 2 * MARGIN), BACKGROUND)
     canvas.paste(Image.fromarray(grid).convert("RGB"), (label_width + MARGIN, MARGIN))
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=FONT_SIZE)
+    font = ImageFont.load_default(size=font_size)
     row_height = rows[0].shape[-2] * scale + pad
     for i, label in enumerate(labels):
         y = MARGIN + i * row_height + (row_height - pad) / 2

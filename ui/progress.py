@@ -17,9 +17,10 @@ from aecore.config import RunConfig
 from aecore.failures import GENERIC_ADVICE
 from aecore.reference import pca_at
 from aecore.store.runs import RunError, load_run
-from ui.charts import loss_figure
-from ui.images import labelled_rows
+from ui.charts import FONT, loss_figure
+from ui.images import FONT_SIZE, labelled_rows
 from ui.widgets import format_duration, show_metrics
+from ui.presenter import IMAGE_SCALE, TEXT_SCALE, presenting
 from ui.text import plain
 
 STRIP_ROWS = 6  # reconstruction rows at most; the newest epoch is always the last
@@ -148,19 +149,25 @@ def show_outcome(p: aecore.jobs.Progress) -> None:
 
 def show_curves(p: aecore.jobs.Progress) -> None:
     """The loss chart and the strip of originals over reconstructions, epoch by epoch."""
+    chart, pictures = st.columns([2, 3], gap="large") if presenting() else (st.container(), st.container())
     if p.curve or p.epochs:
-        st.plotly_chart(loss_figure(p.curve, p.epochs, p.total_steps, p.total_epochs), key="loss_chart",
-                        config={"displayModeBar": False}, alt="Training and validation loss falling over the epochs")
+        figure = loss_figure(p.curve, p.epochs, p.total_steps, p.total_epochs)
+        if presenting():  # readable from the back of the room
+            figure.update_layout(height=480, font_size=round(FONT["size"] * TEXT_SCALE))
+        chart.plotly_chart(figure, key="loss_chart",
+                           config={"displayModeBar": False}, alt="Training and validation loss falling over the epochs")
     if p.originals is not None and p.recons:
-        st.image(strip_image(p.originals, p.recons), width="stretch",
-                 alt="Test images in the top row, and the model's reconstructions of them after each epoch below")
-        st.caption("Top row: test images the model never trains on. Below: how the model redrew them after each "
-                   "epoch (the untrained model first, the newest at the bottom).")
+        pictures.image(strip_image(p.originals, p.recons, scale=2 * (IMAGE_SCALE if presenting() else 1)), width="stretch",
+                       alt="Test images in the top row, and the model's reconstructions of them after each epoch below")
+        pictures.caption("Top row: test images the model never trains on. Below: how the model redrew them after "
+                         "each epoch (the untrained model first, the newest at the bottom).")
 
 
-def strip_image(originals: np.ndarray, recons: tuple[tuple[int, np.ndarray], ...], max_rows: int = STRIP_ROWS):
+def strip_image(originals: np.ndarray, recons: tuple[tuple[int, np.ndarray], ...], max_rows: int = STRIP_ROWS,
+                scale: int = 2):
     """Originals above at most `max_rows` reconstruction rows, spread over the epochs so far."""
     keep = np.unique(np.linspace(0, len(recons) - 1, min(max_rows, len(recons))).round().astype(int))
     shown = [recons[i] for i in keep]
     labels = ["Original", *("Untrained" if epoch == 0 else f"Epoch {epoch}" for epoch, _ in shown)]
-    return labelled_rows([originals, *(images for _, images in shown)], labels, scale=2, label_width=110)
+    return labelled_rows([originals, *(images for _, images in shown)], labels, scale=scale, label_width=55 * scale,
+                          font_size=FONT_SIZE * scale // 2)

@@ -1,6 +1,10 @@
 """The Train page's settings in its link: `write_settings` puts them in the query string, `restore_settings` reads a
 link's back once per browser session, so a copied link opens the same set-up (and never starts training).
 
+A lesson link also says which controls a class sees, as TensorFlow Playground's `hide` flags do: `show=latent_dim`
+shows only the code size, `hide=seed,lr` hides those two; the hidden ones keep the link's values. `lesson_link`
+writes one for the settings on the page.
+
 Whatever is in a link came from someone else and may be anything: each value is parsed as the type of the
 setting it claims to be, checked against the bounds of its widget, and then against RunConfig's own checks
 (through the page's `build`); one that fails is left out, said so in plain words, and the rest still apply.
@@ -10,7 +14,8 @@ Keys the link does not know (`job`, anything else) are left to whoever reads the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import urlencode
 from dataclasses import dataclass
 
 import streamlit as st
@@ -18,10 +23,17 @@ import streamlit as st
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, RunConfig
 
 READ = "train_link_read"  # session flag: this session's link has been read
+HIDDEN = "train_link_hidden"  # session: the controls a lesson link hides
 FROM_LINK = "train_link_set_up"  # session flag: the session was opened by a link that holds settings
 PROBLEMS = "train_link_problems"
 MAX_TEXT = 64  # longer values are no setting of ours
 MAX_SEED = 2**31 - 1
+MAX_LIST = 400  # characters of a show= or hide= list
+# the controls a lesson link can show or hide, in the page's order, with what a teacher reads
+CONTROLS = {"preset": "Preset", "dataset": "Dataset", "model": "Model", "latent_dim": "Code size",
+            "epochs": "Epochs", "batch_size": "Batch size", "lr": "Learning rate", "patience": "Early-stopping patience",
+            "seed": "Seed", "noise": "Denoising noise", "noise_level": "Noise level", "sharper": "Sharper results",
+            "name": "Name"}
 
 
 @dataclass(frozen=True)
@@ -141,10 +153,52 @@ def restore_settings(defaults_for: Callable[[str], dict], build: Callable[[dict]
         return
     st.session_state[READ] = True
     params = {k: st.query_params.get(k) for k in st.query_params}
-    st.session_state[FROM_LINK] = any(k in limits or k == "preset" for k in params)
+    st.session_state[FROM_LINK] = any(k in limits or k in ("preset", "show", "hide") for k in params)
     values, problems = settings_from_link(params, defaults_for, build, default_preset, limits)
+    hidden, list_problems = hidden_from_link(params)
     st.session_state.update(values)
-    st.session_state[PROBLEMS] = problems
+    st.session_state[HIDDEN] = hidden
+    st.session_state[PROBLEMS] = problems + list_problems
+
+
+def hidden_from_link(params: Mapping[str, str]) -> tuple[frozenset[str], list[str]]:
+    """The controls a lesson link hides (`show=` names the only ones shown, `hide=` the ones hidden; with both,
+    `show` wins), and what in those lists is no control of the page."""
+    problems = []
+    lists = {}
+    for key in ("show", "hide"):
+        text = params.get(key)
+        if text is None:
+            continue
+        if not isinstance(text, str) or len(text) > MAX_LIST:
+            problems.append(f"{key} is too long to be a list of controls")
+            continue
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in CONTROLS]
+        if unknown:
+            problems.append(f"{key}: no control is called {', '.join(repr(n) for n in unknown)}; the controls are "
+                            f"{', '.join(CONTROLS)}")
+        lists[key] = {n for n in names if n in CONTROLS}
+    if "show" in lists:
+        return frozenset(CONTROLS) - lists["show"], problems
+    return frozenset(lists.get("hide", ())), problems
+
+
+def shown(control: str) -> bool:
+    """Whether the page draws `control` (a lesson link may hide it; its value stays as the link set it)."""
+    return control not in st.session_state.get(HIDDEN, ())
+
+
+def hides_any() -> bool:
+    return bool(st.session_state.get(HIDDEN))
+
+
+def lesson_link(base_url: str, values: Mapping[str, object], limits: Mapping[str, Between | tuple],
+                show: Sequence[str]) -> str:
+    """A link that opens these settings with only the `show` controls drawn."""
+    query = {k: link_text(v) for k, v in values.items() if k in limits}
+    query["show"] = ",".join(c for c in CONTROLS if c in show)
+    return f"{base_url.split('?')[0]}?{urlencode(query, safe=',')}"
 
 
 def opened_from_a_link() -> bool:
