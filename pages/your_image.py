@@ -1,21 +1,28 @@
-"""Your image: upload a picture (or take one from the test set) and see how each chosen model redraws it.
+"""Your image: draw a picture, upload one or take one from the test set, and see how each chosen model redraws it.
 
-aecore.uploads turns the upload into what the models were trained on (28x28 grayscale, a light object on
-black, centred); each model then redraws it, with its error as a number and as a heatmap. A refused file
-gets a plain message, never a traceback.
+aecore.uploads turns the picture into what the models were trained on (28x28 grayscale, a light object on
+black, centred); a drawing is the canvas's PNG and goes through exactly the same checks as an upload. Each
+model then redraws it, with its error as a number and as a heatmap, and shows where the picture lands on a map
+of the test images' codes (aecore.placement), the test images nearest to it, and how unusual it finds it. A
+refused picture gets a plain message, never a traceback.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from streamlit_drawable_canvas import st_canvas
 
 from aecore.uploads import UserImage
-from aecore.data import pick_test_image
+from aecore.data import images_at, pick_test_image
 from aecore.infer import ImageReconstruction, reconstruct_image
+from aecore.placement import ImageMap, Placement, build_map, place
 from aecore.store.runs import RunInfo
-from ui.images import enlarge, heat_colours, heat_scale
-from ui.loaders import cached_model, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
+from ui.images import enlarge, heat_colours, heat_scale, image_row
+from ui.loaders import (
+    cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker,
+)
+from ui.map_figures import placement_figure
 from ui.presenter import image_width
 from ui.shell import require_shell
 from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
@@ -24,8 +31,11 @@ from ui.text import plain
 
 require_shell()
 
-UPLOAD, TEST_SET = "upload", "test"
-SOURCES = {UPLOAD: "Upload a picture", TEST_SET: "Take one from the test set"}
+UPLOAD, DRAW, TEST_SET = "upload", "draw", "test"
+SOURCES = {UPLOAD: "Upload a picture", DRAW: "Draw one", TEST_SET: "Take one from the test set"}
+CANVAS = 280  # pixels: ten screen pixels per model pixel
+STROKE = 22  # a pen about as thick as an MNIST digit's strokes, once shrunk
+NEAREST = 6
 SAMPLE_DATASETS = ("fashion-mnist-sample", "mnist-sample")
 PER_ROW = 3
 SCALE = 5  # 28 pixels shown as 140
@@ -51,6 +61,8 @@ def picture_controls() -> tuple[str, bytes | None, tuple[str, int, int] | None]:
     """Where the picture comes from: an upload's bytes, or a test image's (dataset, class, which one)."""
     source = st.radio("Picture", list(SOURCES), key="your_image_source", format_func=SOURCES.get, horizontal=True,
                       label_visibility="collapsed")
+    if source == DRAW:
+        return source, drawing(), None
     if source == UPLOAD:
         upload = st.file_uploader(f"A picture of one object: PNG, JPEG, GIF, WebP or BMP, up to {MAX_MB} MB",
                                   type=list(UPLOAD_TYPES), key="your_image_upload", max_upload_size=MAX_MB,
@@ -69,13 +81,36 @@ def picture_controls() -> tuple[str, bytes | None, tuple[str, int, int] | None]:
     return source, None, (dataset, int(label), int(st.session_state.your_image_nth))
 
 
-def show_preview(image: np.ndarray, user: UserImage | None) -> None:
+def drawing() -> bytes | None:
+    """The canvas, white pen on black as the training images are; its picture as PNG bytes once something is
+    drawn. The bytes come from the browser: they are read with every check an upload gets."""
+    st.space("small")  # room for the canvas's toolbar, which sits above it
+    pad, hint = st.columns([1, 2], gap="large", vertical_alignment="center")
+    with pad:
+        canvas = st_canvas(stroke_width=STROKE, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS,
+                           width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="your_image_canvas")
+    hint.markdown("Draw a digit or a piece of clothing in the black square with the mouse (or a finger). Every "
+                  "model below redraws it as you go, and shows where it lands among the test images.")
+    hint.caption("The buttons above the square undo a stroke or clear the drawing.")
+    if not (canvas.json_data or {}).get("objects"):
+        return None
+    try:
+        return canvas.image_bytes
+    except (ValueError, TypeError):  # binascii.Error is a ValueError: what the browser sent was no PNG data URL
+        return b""
+
+
+def show_preview(image: np.ndarray, user: UserImage | None, drawn: bool = False) -> None:
     picture, words = st.columns([1, 3], gap="large", vertical_alignment="center")
     picture.image(enlarge(image, SCALE), alt="The picture as the models see it: 28 by 28 gray pixels")
     if user is None:
         words.markdown("A test image, exactly as the models get it: **28 × 28 gray pixels**.")
         return
     w, h = user.original_size
+    if drawn:
+        words.markdown("Your drawing as the models see it: cropped around what you drew, centred and shrunk to "
+                       "**28 × 28 pixels**.")
+        return
     words.markdown(f"Your {user.format} picture ({w} × {h} pixels) as the models see it: turned gray, cropped "
                    "around the object, centred and shrunk to **28 × 28 pixels**.")
     if user.inverted:
@@ -85,18 +120,20 @@ def show_preview(image: np.ndarray, user: UserImage | None) -> None:
 
 def show_models(chosen: list[RunInfo], data: bytes | None, image: np.ndarray) -> None:
     """Each model's redrawing side by side, PER_ROW to a row, with errors on one colour scale."""
-    results, notes = {}, {}
+    results, notes, inputs = {}, {}, {}
     for run in chosen:
         load_model_or_stop(run)
-        model_image, notes[run.id] = model_input(run, data, image)
+        inputs[run.id], notes[run.id] = model_input(run, data, image)
         try:
-            results[run.id] = redrawn(run.id, model_image)
+            results[run.id] = redrawn(run.id, inputs[run.id])
         except ValueError as err:
             notes[run.id] = f" It cannot redraw this picture: {plain(err)}."
     for start in range(0, len(chosen), PER_ROW):
         for column, run in zip(st.columns(PER_ROW, gap="large"), chosen[start:start + PER_ROW]):
             with column:
                 show_model(run, results.get(run.id), notes[run.id])
+                if run.id in results:
+                    show_place(run, inputs[run.id])
     bar, words = st.columns([1, 3], vertical_alignment="center")
     bar.image(heat_scale(), width="stretch")
     words.caption(f"Error colours, the same for every model: black where the redrawing matches, bright yellow where "
@@ -120,6 +157,37 @@ def show_model(run: RunInfo, rebuilt: ImageReconstruction | None, note: str) -> 
                     help="The same difference in decibels. Higher is better; above 20 dB looks close.")
 
 
+@st.cache_data(max_entries=16, show_spinner="Mapping the test images…")
+def model_map(run_id: str, dataset: str) -> ImageMap:
+    return build_map(cached_model(run_id), cached_test_split(dataset))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def placed(run_id: str, dataset: str, image: np.ndarray) -> Placement:
+    return place(model_map(run_id, dataset), cached_model(run_id), image, NEAREST)
+
+
+def show_place(run: RunInfo, image: np.ndarray) -> None:
+    """Where the picture lands among this model's test images, the nearest of them, and how unusual it is."""
+    test = load_test_or_stop(run.dataset)
+    try:
+        tmap, where = model_map(run.id, run.dataset), placed(run.id, run.dataset, image)
+    except ValueError as err:  # codes with no spread, or not finite: said as the Latent page says it
+        st.caption(f"Its codes cannot be mapped: {plain(err)}")
+        return
+    st.plotly_chart(placement_figure(tmap.points, tmap.labels, test.classes, where.point, where.nearest),
+                    key=f"your_image_map_{run.id}", config={"displayModeBar": False},
+                    alt="The test images as dots by class, and your picture as a star among them")
+    st.caption("Dots: test pictures, coloured by class (point at one to see which). The closer two dots, the more "
+               "alike this model finds the pictures.")
+    share = where.worse_than
+    verdict = ("**Unusual** for this model" if where.unusual else "**Ordinary** for this model")
+    st.markdown(f"{verdict}: it redraws {share:.0%} of the test pictures better than this one.")
+    st.caption("Closest test pictures, as this model sees them:")
+    st.image(image_row(images_at(test, tmap.indices[where.nearest]), scale=2), width="content",
+             alt="The test images whose codes are closest to your picture's")
+
+
 def model_input(run: RunInfo, data: bytes | None, image: np.ndarray) -> tuple[np.ndarray, str]:
     """The image this model gets: uploads are framed like its training images (digits keep a margin)."""
     if data is None or frame_fill(run.dataset) == 1.0:
@@ -138,6 +206,8 @@ source, data, sample = picture_controls()
 if source == UPLOAD and data is None:
     st.info("Upload a picture above, or take one from the test set instead.", icon=":material/upload:")
     st.stop()
+if source == DRAW and data is None:
+    st.stop()
 user: UserImage | None = None
 if data is not None:
     user, problem = prepared(data, 1.0)
@@ -147,7 +217,7 @@ if data is not None:
     image = user.preview
 else:
     image, _ = test_picture(*sample)
-show_preview(image, user)
+show_preview(image, user, drawn=source == DRAW)
 if not chosen:
     st.info("Choose at least one model above to see it redraw the picture.", icon=":material/info:")
     st.stop()

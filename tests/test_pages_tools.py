@@ -200,8 +200,12 @@ def test_your_image_redraws_an_upload_with_every_chosen_model(store):
     assert not at.exception, at.exception
     assert "Inverted: light background detected" in texts(at.caption)
     assert [m.label for m in at.metric].count("Error (MSE)") == 3
-    assert len(at.image) == 1 + 3 + 1  # the preview, each model's input, redrawing and error, the colour scale
-    assert all(len(img.proto.imgs) == 3 for img in at.image[1:4])
+    # the preview; each model's input, redrawing and error, then the test images nearest the picture; the colour scale
+    assert len(at.image) == 1 + 3 * 2 + 1
+    assert [len(img.proto.imgs) for img in at.image[1:7]] == [3, 1] * 3
+    maps = [c for c in at.get("plotly_chart")]
+    assert len(maps) == 3 and all("Your picture" in c.proto.spec for c in maps)  # its point on each model's map
+    assert texts(at.markdown).count("for this model: it redraws") == 3
 
 
 def test_your_image_refuses_a_bad_file_with_a_plain_message(store):

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ui.charts import CLASS_COLOURS, FONT
+from ui.text import plain_html
 
 THUMBNAILS = 300  # at most this many images on a map; more cover each other and slow the browser
 GRID = 24  # the map is cut into GRID x GRID cells, at most one image per cell
@@ -68,4 +69,28 @@ def class_mix_figure(counts: dict[str, int], classes: Sequence[str], height: int
                       showlegend=False)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="Selected images")
+    return fig
+
+
+def placement_figure(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], point: np.ndarray,
+                     nearest: np.ndarray, name: str = "Your picture", height: int = 340) -> go.Figure:
+    """Test images as dots in their class colours (named on hover: ten legend entries crowd a third of a page),
+    the nearest ones ringed, and the picture as a large star."""
+    fig = go.Figure()
+    for k, cls in enumerate(classes):
+        at = labels == k
+        if at.any():
+            fig.add_trace(go.Scattergl(x=points[at, 0], y=points[at, 1], mode="markers", name=plain_html(cls),
+                                       marker=dict(size=5, color=CLASS_COLOURS[k % len(CLASS_COLOURS)], opacity=0.55),
+                                       hoverinfo="name", showlegend=False))
+    fig.add_trace(go.Scatter(x=points[nearest, 0], y=points[nearest, 1], mode="markers", name="Closest test images",
+                             marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color="#111111", width=2)),
+                             hoverinfo="name"))
+    fig.add_trace(go.Scatter(x=[float(point[0])], y=[float(point[1])], mode="markers", name=plain_html(name),
+                             marker=dict(size=24, symbol="star", color="#FFD400", line=dict(color="#111111", width=2)),
+                             hoverinfo="name"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=FONT, dragmode="pan",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
+    fig.update_xaxes(showticklabels=False, title_text="Main direction 1", zeroline=False)
+    fig.update_yaxes(showticklabels=False, title_text="Main direction 2", zeroline=False)
     return fig
