@@ -73,7 +73,7 @@ PRESETS: dict[str, Preset] = {
         RunConfig(_FASHION, ModelConfig("vae", 16, (512, 256), recon_loss="bce"), dataclasses.replace(_VAE, epochs=10)),
     ),
     "best-minute": Preset(
-        "Best in a minute (full FashionMNIST)",
+        "Sharpest in a minute",
         "The sharpest model this app can train in a minute, on all 60,000 clothing pictures (downloaded once).",
         "The sharpest model this app trains in a minute: a convolutional AE with a 64-d code, batch norm, an "
         "MSE + SSIM loss and a one-cycle learning rate, on the full 60,000 FashionMNIST images (downloaded once).",

@@ -25,6 +25,7 @@ from ui.shared_results import cached_reconstructions, scores_work
 from ui.charts import class_bars_figure, loss_curves_figure
 from ui.images import heat_colours, heat_scale, image_row
 from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_stop, runs_picker
+from ui.runs import looks_alike
 from ui.shell import require_shell
 from ui.waiting import result_of
 from ui.widgets import METRICS, dataset_label, format_duration, model_label
@@ -124,31 +125,51 @@ def scores_table(chosen: list[RunInfo], names: list[str], means: dict[str, dict[
     })
 
 
+PLAIN_COLUMNS = {"Run": 250, "Model": 140, "Looks alike": 100, "Code size": 85, "Parameters": 100, "Epochs": 70,
+                 "Training time": 115}  # pixels: each holds its longest text, and together they fit at 1400 px
+SCORE_WIDTHS = {"Run": 250, **{col: 95 for col in SCORE_COLUMNS}, "PCA MSE": 95, "PCA SSIM": 95}
+
+
 def show_table(table: pd.DataFrame, n_images: int) -> None:
-    """The scores with the best value of each score column starred and shaded."""
-    display = table.copy()
-    shade = pd.DataFrame("", index=table.index, columns=table.columns)
+    """How alike each model's redrawings look, with its size and training, then every score (the best of each
+    starred and shaded) one click away."""
+    plain_view = table[["Run", "Model"]].assign(**{"Looks alike": [looks_alike(v) for v in table["SSIM"]]})
+    best = aecore.metrics.best_index(table["SSIM"], True)
+    plain_view["Looks alike"] = [v + (BEST if i == best else "") for i, v in enumerate(plain_view["Looks alike"])]
+    plain_view = plain_view.assign(**{"Code size": table["Code size"], "Parameters": [f"{p:,}" for p in table["Parameters"]],
+                                      "Epochs": table["Epochs"], "Training time": table["Training time"]})
+    helps = {"Looks alike": "How alike the redrawn test images look to the real ones (SSIM as a percentage).",
+             "Parameters": "How many numbers the network learned: its size.",
+             "Code size": "How many numbers each image is squeezed into.",
+             "Epochs": "How many times the model saw every training image."}
+    st.dataframe(plain_view, hide_index=True, key="compare_plain", column_config={
+        col: st.column_config.Column(col, width=w, help=helps.get(col)) for col, w in PLAIN_COLUMNS.items()})
+    with st.expander("Details: every score", icon=":material/table:"):
+        scores, columns = score_details(table)
+        st.dataframe(scores, hide_index=True, key="compare_table", column_config=columns)
+        st.caption(f"Averages over all {n_images:,} test images. {BEST.strip()} marks the best model in each score "
+                   "column: the lowest MSE and MAE (smaller errors), the highest PSNR and SSIM (closer likeness). PCA "
+                   "with the same code size is the best any straight-line code of that many numbers does on the full "
+                   "dataset: a model with lower MSE and higher SSIM has learned more than it.")
+
+
+def score_details(table: pd.DataFrame) -> tuple:
+    """The scores table (the best of each score starred, its cell shaded) and its column settings."""
+    display = table[list(SCORE_WIDTHS)].copy()
+    shade = pd.DataFrame("", index=display.index, columns=display.columns)
     for col, (key, fmt, _) in SCORE_COLUMNS.items():
         best = aecore.metrics.best_index(table[col], key in HIGHER_IS_BETTER)
         display[col] = [("—" if pd.isna(v) else fmt.format(v)) + (BEST if i == best else "")
                         for i, v in enumerate(table[col])]
         if best is not None:
             shade.loc[best, col] = "background-color: #DBE4FF"
-    display["Parameters"] = [f"{p:,}" for p in table["Parameters"]]
     for col, fmt in (("PCA MSE", "{:.4f}"), ("PCA SSIM", "{:.3f}")):
         display[col] = ["—" if pd.isna(v) else fmt.format(v) for v in table[col]]
-    columns = {col: st.column_config.TextColumn(col, help=text) for col, (_, _, text) in SCORE_COLUMNS.items()}
-    columns["Parameters"] = st.column_config.TextColumn(help="How many numbers the network learned: its size.")
-    columns["Code size"] = st.column_config.NumberColumn(help="How many numbers each image is squeezed into.")
-    columns["Epochs"] = st.column_config.NumberColumn(help="How many times the model saw every training image.")
-    for col in ("PCA MSE", "PCA SSIM"):
-        columns[col] = st.column_config.TextColumn(help="PCA with the same code size: the best any straight-line "
-                                                        "code of that many numbers does on the full dataset. A model "
-                                                        "with lower MSE and higher SSIM has learned more than it.")
-    st.dataframe(display.style.apply(lambda _: shade, axis=None), hide_index=True, key="compare_table",
-                 column_config=columns)
-    st.caption(f"Averages over all {n_images:,} test images. {BEST.strip()} marks the best model in each score "
-               "column: the lowest MSE and MAE (smaller errors), the highest PSNR and SSIM (closer likeness).")
+    helps = {col: text for col, (_, _, text) in SCORE_COLUMNS.items()}
+    helps |= {col: "PCA with the same code size: the best straight-line code of that many numbers." for col in
+              ("PCA MSE", "PCA SSIM")}
+    columns = {col: st.column_config.TextColumn(col, width=w, help=helps.get(col)) for col, w in SCORE_WIDTHS.items()}
+    return display.style.apply(lambda _: shade, axis=None), columns
 
 
 def show_reference(dataset: str) -> None:

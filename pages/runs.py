@@ -16,28 +16,26 @@ from ui.id_pickers import id_selectbox
 from ui.images import enlarge_png
 from ui.runs import file_name, import_zip, local_times, runs_table, settings_text, status_warning
 from ui.shell import require_shell
-from ui.widgets import METRICS, show_metrics
+from ui.widgets import show_metrics
 from ui.text import plain
 
 require_shell()
 
 
-COLUMNS = ("Name", "Status", "Model", "Dataset", "Code size", "Epochs", "MSE", "SSIM", "Time", "Date")
+COLUMNS = ("Name", "Status", "Model", "Dataset", "Looks alike", "Time", "Date")
+# pixels: together they fit the page at 1400 px, and each holds its longest text (a default run name, a dataset,
+# a date) without an ellipsis
+WIDTHS = {"Name": 260, "Status": 90, "Model": 135, "Dataset": 150, "Looks alike": 90, "Time": 75, "Date": 130}
 
 
 def show_table(runs: list[RunInfo]) -> None:
-    small = dict(width="small")
-    columns = {
-        "Name": st.column_config.TextColumn(width="medium"),
-        "Status": st.column_config.TextColumn(help="A stopped run holds a partial model: it trained for fewer "
-                                                   "epochs than asked."),
-        "Code size": st.column_config.NumberColumn(**small),
-        "Epochs": st.column_config.NumberColumn(**small),
-        "MSE": st.column_config.NumberColumn(format="%.4f", help=METRICS["mse"][2], **small),
-        "SSIM": st.column_config.NumberColumn(format="%.3f", help=METRICS["ssim"][2], **small),
-        "Time": st.column_config.TextColumn(**small),
-        "Date": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+    help_texts = {
+        "Status": "A stopped run holds a partial model: it trained for fewer epochs than asked.",
+        "Looks alike": "How alike its redrawn test images look to the real ones (SSIM as a percentage).",
+        "Time": "How long it trained.",
     }
+    columns = {col: st.column_config.TextColumn(col, width=WIDTHS[col], help=help_texts.get(col)) for col in COLUMNS}
+    columns["Date"] = st.column_config.DatetimeColumn("Date", width=WIDTHS["Date"], format="D MMM YYYY, HH:mm")
     st.dataframe(runs_table(runs, st.context.timezone), hide_index=True, key="runs_table", column_order=COLUMNS,
                  column_config=columns)
 

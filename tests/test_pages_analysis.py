@@ -84,12 +84,16 @@ def test_compare_shows_the_same_images_a_starred_table_and_both_charts(with_runs
     assert not at.get("selectbox") or "compare_dataset" not in [s.key for s in at.selectbox]  # one dataset: no note
     assert len(at.get("image")) == 3  # the originals, then each model's row
     assert [t.value for t in at.text][:3] == ["Original", "test ae", "test vae"]  # names as text beside the images
-    table = at.dataframe[0].value
+    plain_view, table = at.dataframe[0].value, at.dataframe[1].value  # plain words first, every score in Details
+    assert list(plain_view.columns) == ["Run", "Model", "Looks alike", "Code size", "Parameters", "Epochs",
+                                        "Training time"]
+    assert sum(v.endswith("★") for v in plain_view["Looks alike"]) == 1
+    assert all(v.rstrip(" ★").endswith("%") for v in plain_view["Looks alike"])
+    assert list(plain_view["Code size"]) == [8, 2] and list(plain_view["Epochs"]) == [1, 1]
+    assert plain_view["Parameters"].str.replace(",", "").astype(int).gt(0).all()
     assert list(table["Run"]) == ["test ae", "test vae"]
     for col in ("MSE", "MAE", "PSNR (dB)", "SSIM"):
         assert sum(str(v).endswith("★") for v in table[col]) == 1, col
-    assert list(table["Code size"]) == [8, 2] and list(table["Epochs"]) == [1, 1]
-    assert table["Parameters"].str.replace(",", "").astype(int).gt(0).all()
     assert charts(at) == ["compare_classes", "compare_losses"]
     assert at.button_group(key="compare_curve").value == "mse"
     settle(at.button_group(key="compare_curve").set_value("loss").run())
@@ -114,7 +118,7 @@ def test_runs_of_different_datasets_are_shown_the_chosen_datasets_images(with_ru
 
 def test_one_chosen_run_is_shown_with_a_hint_and_none_stops(with_runs):
     at = opened("pages/compare.py", {"compare_runs": [with_runs["vae"].id]})
-    assert "Add a second model" in texts(at.info) and len(at.dataframe) == 1
+    assert "Add a second model" in texts(at.info) and len(at.dataframe) == 2  # the plain table and every score
     settle(at.multiselect(key="compare_runs").set_value([]).run())
     assert not at.exception and "Pick a model" in texts(at.info) and not charts(at)
 
@@ -130,7 +134,7 @@ def test_reference_values_show_beside_the_scores_when_measured(with_runs, tmp_pa
     at = opened("pages/compare.py")
     assert "How good is this?" in [e.label for e in at.expander]
     assert "Lower MSE and higher SSIM are better" in texts(at.markdown) and "full FashionMNIST training set (60,000 images)" in texts(at.markdown)
-    reference = at.dataframe[1].value
+    reference = at.dataframe[2].value
     assert list(reference["Set-up"]) == ["FashionMNIST fully connected AE",
                                          "The average training image (learned nothing)"]
     assert list(reference["MSE"]) == ["0.0121", "0.0940"] and list(reference["PCA MSE"]) == ["0.0139", "—"]
@@ -219,4 +223,4 @@ def test_the_reference_table_shows_ssim_after_a_minute_as_the_benchmark_wrote_it
         "dataset": "fashion-mnist", "train_images": 60000, "test_images": 10000,
         "mean_image": {"mse": 0.094, "ssim": 0.21}, "presets": [row]}))
     at = opened("pages/compare.py")
-    assert list(at.dataframe[1].value["SSIM after 60 s"]) == ["0.705", "—"]
+    assert list(at.dataframe[2].value["SSIM after 60 s"]) == ["0.705", "—"]

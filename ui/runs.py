@@ -27,19 +27,22 @@ def local_times(runs: list[RunInfo], timezone: str | None) -> pd.DatetimeIndex:
 
 
 def runs_table(runs: list[RunInfo], timezone: str | None = None) -> pd.DataFrame:
-    """One row per run: name, model, data, code size, epochs, test scores, time, date and status."""
+    """One row per run in plain words: name, status, model, data, how alike its redrawings look (SSIM as a
+    percentage), training time and date; the technical scores are on the chosen run's details."""
     return pd.DataFrame({
         "Name": [r.name for r in runs],
+        "Status": [STATUS_LABELS.get(r.status, r.status) for r in runs],
         "Model": [model_label(r.model_kind) for r in runs],
         "Dataset": [dataset_label(r.dataset) for r in runs],
-        "Code size": [r.latent_dim for r in runs],
-        "Epochs": [r.epochs_run for r in runs],
-        "MSE": [r.metrics.get("mse") for r in runs],
-        "SSIM": [r.metrics.get("ssim") for r in runs],
+        "Looks alike": [looks_alike(r.metrics.get("ssim")) for r in runs],
         "Time": [format_duration(r.seconds) for r in runs],
         "Date": local_times(runs, timezone),
-        "Status": [STATUS_LABELS.get(r.status, r.status) for r in runs],
     })
+
+
+def looks_alike(ssim: float | None) -> str:
+    """SSIM as the percentage the pages call 'looks alike' (below 0 reads as 0 %); a dash when not scored."""
+    return "—" if ssim is None or ssim != ssim else f"{max(0.0, ssim):.0%}"
 
 
 def status_warning(run: RunInfo) -> str | None:
