@@ -121,8 +121,10 @@ def show_demo_result(result: OneClassResult) -> None:
     if result.warning:
         st.warning(result.warning, icon=":material/warning:")
     auc_col, caught_col, seen_col = st.columns(3)
-    auc_col.metric("Area under the ROC curve", f"{result.roc.auc:.2f}", border=True,
-                   help="How well the error ranks odd images above normal ones: 0.5 is guessing, 1.0 is perfect.")
+    auc_col.metric("Tells them apart", f"{result.roc.auc:.0%}", border=True,
+                   help="Pick one odd image and one normal image at random: how often the odd one has the larger "
+                        "error. 50 % is guessing, 100 % is perfect. Details: the area under the ROC curve, "
+                        f"{result.roc.auc:.3f}.")
     caught_col.metric("Odd ones caught", f"{caught:.0%}", border=True,
                       help=f"Share of other-class images whose error is above 95% of the {name} images' errors: "
                            "what a threshold that wrongly flags 1 normal image in 20 would catch.")

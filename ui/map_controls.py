@@ -67,9 +67,9 @@ def method_settings(method: str) -> MapSettings:
     default = MapSettings()
     if method == "tsne":
         perplexity = st.columns([1, 2])[0].slider(
-            "Perplexity", min_value=5, max_value=50, value=30, step=1, key="latent_perplexity", **KEEP,
+            "Neighbours to keep close", min_value=5, max_value=50, value=30, step=1, key="latent_perplexity", **KEEP,
             help="About how many neighbours each point tries to stay close to: low values show small local groups, "
-                 "high values the larger layout.")
+                 "high values the larger layout. Details: t-SNE's perplexity.")
         return MapSettings(perplexity=float(perplexity))
     if method == "umap":
         left, right, _ = st.columns([1, 1, 1])
@@ -80,7 +80,8 @@ def method_settings(method: str) -> MapSettings:
         min_dist = right.slider(
             "Minimum distance", min_value=0.0, max_value=1.0, value=default.min_dist, step=0.05,
             key="latent_min_dist", **KEEP, help="How tightly points may pack together: near 0 gives dense clumps "
-                                                "that show clusters; near 1 spreads points out evenly.")
+                                                "that show clusters; near 1 spreads points out evenly. Details: "
+                                                "UMAP's min_dist.")
         return MapSettings(n_neighbors=int(neighbours), min_dist=float(min_dist))
     return default
 
