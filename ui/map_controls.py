@@ -97,7 +97,7 @@ def describe_map(run: RunInfo, projection: Projection, n_codes: int) -> tuple[li
         return axes, f"This model's code has {latent} numbers, so the map shows them as they are, one per axis."
     if projection.method == "pca":
         shares = projection.explained_variance
-        axes = [f"Direction {i + 1} ({s:.0%})" for i, s in enumerate(shares)]
+        axes = [f"Main direction {i + 1} — {s:.0%} of the variety" for i, s in enumerate(shares)]
         return axes, (f"PCA turns the {latent}-number codes to show the {len(shares)} directions along which they "
                       f"differ most; together these keep {shares.sum():.0%} of the differences between codes (each "
                       "axis title gives its own share).")
