@@ -5,8 +5,8 @@ A time written into a preset's title is true on one machine only (a quick demo p
 quiet 2-core laptop and over 6 min on a busy one). So the app measures instead: `calibrate` makes a few real
 training steps, one validation pass and one scoring pass of each set-up on images of the right shape (about a
 second each, in the background), and `estimate` turns those costs into a run's time for any number of epochs
-and images. The measurements are kept in the runs folder with what they depend on (the CPU, the thread count,
-torch, the device), and are measured again when any of that changes.
+and images. The measurements are kept in the cache folder (`AECORE_CACHE_DIR`), in a file named for what they
+depend on (the CPU, the thread count, torch, the device): when any of that changes, they are measured again.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .scoring import evaluate_with_images
 from .train import fit, new_model, total_steps, validate
 
 FORMAT = 1
-FILE_NAME = ".machine-speed.json"  # a dot name: the run store's listing skips it
+FILE_PREFIX = "machine-speed-"  # then a hash of `machine()`: another machine or set-up reads another file
 MAX_FILE_BYTES = 1 << 20
 MAX_ENTRIES = 500
 MAX_SECONDS = 24 * 3600.0  # a cost above a day per step or image is not a measurement
@@ -155,7 +155,7 @@ def calibrate(configs: Iterable[RunConfig], device: torch.device | str = "cpu", 
               on_progress: Callable[[float, str], None] = lambda f, m: None,
               should_stop: Callable[[], bool] = lambda: False) -> dict[str, Costs]:
     """Measure every set-up not yet measured on this machine, keep the costs on disk, and return them all."""
-    path = path or default_path()
+    path = path or default_path(device)
     known = load(path, device)
     todo = {signature(c): c for c in configs if signature(c) not in known}
     for i, (key, cfg) in enumerate(todo.items()):
@@ -171,14 +171,16 @@ def calibrate(configs: Iterable[RunConfig], device: torch.device | str = "cpu", 
     return known
 
 
-def default_path() -> Path:
-    return settings.runs_dir() / FILE_NAME
+def default_path(device: torch.device | str = "cpu") -> Path:
+    """This machine's file in the cache folder (`AECORE_CACHE_DIR`)."""
+    digest = hashlib.sha256(json.dumps(machine(device), sort_keys=True).encode()).hexdigest()[:16]
+    return settings.cache_dir() / f"{FILE_PREFIX}{digest}.json"
 
 
 def load(path: Path | None = None, device: torch.device | str = "cpu") -> dict[str, Costs]:
     """The costs measured on this machine; empty when none are kept, they were measured on another machine or
     set-up, or the file is damaged (it is measured again: the file is only ever a cache)."""
-    path = path or default_path()
+    path = path or default_path(device)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             return {}
@@ -199,7 +201,7 @@ def save(path: Path, costs: dict[str, Costs], device: torch.device | str = "cpu"
     """Write the costs atomically: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"machine": machine(device), "costs": {k: list(dataclasses.astuple(c)) for k, c in costs.items()}}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-speed-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(body, f)

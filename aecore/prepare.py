@@ -109,7 +109,8 @@ def measure_speed(configs: Sequence[RunConfig]) -> str | None:
         with contextlib.suppress(KeyError):
             if not background.snapshot(_speed_work[-1]).finished:
                 return _speed_work[-1]
-    device, path = pick_device(), machine_speed.default_path()
+    device = pick_device()
+    path = machine_speed.default_path(device)
     known = machine_speed.load(path, device)
     missing = tuple({machine_speed.signature(c): c for c in configs if machine_speed.signature(c) not in known}.values())
     if not missing:

@@ -86,6 +86,11 @@ def runs_dir() -> Path:
     return Path(os.environ.get("AECORE_RUNS_DIR") or "runs")
 
 
+def cache_dir() -> Path:
+    """What the app measures once per machine and keeps (`AECORE_CACHE_DIR`, default `~/.cache/autoencoder-studio`)."""
+    return Path(os.environ.get("AECORE_CACHE_DIR") or Path.home() / ".cache" / "autoencoder-studio")
+
+
 def check_ray_address(address: str) -> str:
     """`address` if it is local, auto, ray://host:port or host:port; ValueError naming the variable otherwise."""
     if not RAY_ADDRESS_FORM.fullmatch(address):

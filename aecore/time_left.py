@@ -3,7 +3,8 @@
 The steps left go at the pace of the recent steps, each epoch's validation pass takes what the passes already
 made took, and the final scoring costs a validation pass's forward plus every metric per test image. The pace
 is read over the last WINDOW_SHARE of the time spent stepping, so a machine that gets busier (or quieter)
-mid-run shows within seconds instead of being averaged away; time spent paused is left out.
+mid-run, and the first steps' warm-up, show within seconds instead of being averaged in; time spent paused is
+left out.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import torch
 
 from .metrics import per_image_metrics
 
-WINDOW_SHARE = 0.3
-WINDOW_MIN = 2.0  # seconds: a shorter window reads the bursts in which losses are reported, not the pace
+WINDOW_SHARE = 0.2
+WINDOW_MIN = 1.0  # seconds: four bursts of reported steps (aecore.step_log), enough to read a pace from
 MAX_INTERVALS = 4096
 BURST = 0.01  # seconds: steps are reported in bursts (aecore.step_log), each burst's events a moment apart
 FORWARD_SHARE = 3.0  # a training step's forward, backward and update cost about three forward passes

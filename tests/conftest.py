@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,20 +35,24 @@ def tiny_split() -> Split:
     return Split(x, torch.arange(64) % 10, tuple(str(i) for i in range(10)))
 
 
-@pytest.fixture(scope="session")
-def machine_speed_file(tmp_path_factory) -> Path:
-    """This machine's measured preset speeds, measured once per session (a few seconds)."""
-    path = tmp_path_factory.mktemp("speed") / machine_speed.FILE_NAME
-    machine_speed.calibrate([p.config for p in PRESETS.values()], "cpu", path)
-    return path
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory) -> Iterator[Path]:
+    """One cache folder for the session, shared with the app servers the browser tests start, holding this
+    machine's preset speeds, measured once (a few seconds): without them every fresh Train page would measure
+    them in the training slot."""
+    folder = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("AECORE_CACHE_DIR")
+    os.environ["AECORE_CACHE_DIR"] = str(folder)
+    machine_speed.calibrate([p.config for p in PRESETS.values()], "cpu")
+    yield folder
+    if before is None:
+        os.environ.pop("AECORE_CACHE_DIR", None)
+    else:
+        os.environ["AECORE_CACHE_DIR"] = before
 
 
 @pytest.fixture(autouse=True)
-def runs_dir(tmp_path, monkeypatch, machine_speed_file) -> Path:
-    """An empty run store per test, holding the session's speed measurements, as a server that has measured
-    them once does: without them the Train page would measure in the training slot in every test."""
+def runs_dir(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "runs"
-    root.mkdir()
-    shutil.copy(machine_speed_file, root / machine_speed.FILE_NAME)
     monkeypatch.setenv("AECORE_RUNS_DIR", str(root))
     return root

@@ -21,15 +21,21 @@ def test_a_presets_time_here_is_close_to_a_real_runs(tmp_path):
     cfg = get_preset("quick-demo")
     cfg = dataclasses.replace(cfg, data=DataConfig(name="fashion-mnist-sample", limit_train=6000, limit_test=1000),
                               train=dataclasses.replace(cfg.train, epochs=3))
-    started = time.monotonic()
-    costs = machine_speed.calibrate([cfg], "cpu", tmp_path / "speed.json")
-    measuring = time.monotonic() - started
-    promised = machine_speed.estimate(cfg, costs[machine_speed.signature(cfg)], *dataset_sizes(cfg.data))
-    started = time.monotonic()
-    assert train_run(cfg, "cpu").history.ok
-    took = time.monotonic() - started
-    assert measuring < 0.5 * took + 2.0  # measuring is a short look, not a run
-    assert 0.6 * took < promised < 1.6 * took, (promised, took)
+    tries = []
+    for attempt in range(3):  # a measurement and a run back to back; another try when other work shared the CPU
+        path = tmp_path / f"speed-{attempt}.json"
+        started = time.monotonic()
+        costs = machine_speed.calibrate([cfg], "cpu", path)
+        measuring = time.monotonic() - started
+        promised = machine_speed.estimate(cfg, costs[machine_speed.signature(cfg)], *dataset_sizes(cfg.data))
+        started = time.monotonic()
+        assert train_run(cfg, "cpu").history.ok
+        took = time.monotonic() - started
+        assert measuring < 0.5 * took + 2.0  # measuring is a short look, not a run
+        tries.append((round(promised, 2), round(took, 2)))
+        if 0.6 * took < promised < 1.6 * took:
+            return
+    pytest.fail(f"(promised, took) in three tries: {tries}")
 
 
 def test_the_measurements_are_kept_and_measured_again_when_the_machine_changes(tmp_path):
@@ -70,7 +76,7 @@ def test_a_garbage_or_huge_file_is_a_cache_miss(tmp_path):
 
 
 def test_train_shows_each_presets_time_here_in_its_title_and_on_the_button():
-    at = open_page("pages/train.py")  # the session's measurements are in the run store (tests/conftest.py)
+    at = open_page("pages/train.py")  # the session's measurements are in its cache folder (tests/conftest.py)
     here = machine_speed.seconds_here({n: p.config for n, p in PRESETS.items()})
     assert set(here) == set(PRESETS)
     options = at.selectbox(key="preset").options
@@ -79,15 +85,16 @@ def test_train_shows_each_presets_time_here_in_its_title_and_on_the_button():
     assert "Measuring how fast" not in texts(at.caption)
 
 
-def test_a_fresh_server_measures_in_the_background_then_shows_the_times(runs_dir):
-    (runs_dir / machine_speed.FILE_NAME).unlink()
+def test_a_fresh_server_measures_in_the_background_then_shows_the_times(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "empty-cache"))  # nothing measured on this "machine" yet
     at = open_page("pages/train.py")
     assert "Measuring how fast this computer trains" in texts(at.caption)
     assert at.button(key="train").label == "Train"  # no time promised before it is measured
     deadline = time.monotonic() + 120
-    while not (runs_dir / machine_speed.FILE_NAME).exists() or len(machine_speed.load()) < len(PRESETS):
+    while len(machine_speed.load()) < len(PRESETS):
         assert time.monotonic() < deadline
         time.sleep(0.5)
     time.sleep(1.0)  # the measurement's end reaches the executor
     at.run()
     assert at.button(key="train").label.startswith("Train · about ")
+    assert machine_speed.default_path().parent == tmp_path / "empty-cache"

@@ -64,6 +64,22 @@ def start_server(runs: Path, extra_env: dict[str, str] | None = None) -> tuple[s
     return proc, url
 
 
+def save_named_runs(root: Path, names: tuple[str, ...]) -> None:
+    """A small real run per name (one epoch of a tiny network), saved as trained, for pages that show names."""
+    import dataclasses
+
+    from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from aecore.store import runs
+    from aecore.train import train_run
+
+    for name in names:
+        cfg = RunConfig(DataConfig(limit_train=512), ModelConfig("mlp_ae", 8, (64,)), TrainConfig(epochs=1, patience=0),
+                        name=name)
+        result = train_run(cfg, device="cpu")
+        # a stand-in for a trained model: a run this short is no_better, which the analysis pages leave out
+        runs.save_run(dataclasses.replace(result, history=dataclasses.replace(result.history, status="done")), root=root)
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

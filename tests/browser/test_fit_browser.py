@@ -3,16 +3,12 @@ pickers, and every column of the Runs and Compare tables (the last ones were scr
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from aecore.store import runs
-from aecore.train import train_run
-from studio import no_exception, screenshot, start_server, stop_server, wait_idle
+from studio import no_exception, save_named_runs, screenshot, start_server, stop_server, wait_idle
 
 NAMES = ("Modèle de Zoé — 🧪", "Convolutional VAE · 128 numbers 12")  # an accented one, the longest default name
 
@@ -46,11 +42,7 @@ SCROLLED = """() => Array.from(document.querySelectorAll('[data-testid="stDataFr
 @pytest.fixture(scope="module")
 def fit_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("fit-browser") / "runs"
-    for name in NAMES:
-        cfg = RunConfig(DataConfig(limit_train=512), ModelConfig("mlp_ae", 8, (64,)), TrainConfig(epochs=1, patience=0),
-                        name=name)
-        result = train_run(cfg, device="cpu")
-        runs.save_run(dataclasses.replace(result, history=dataclasses.replace(result.history, status="done")), root=root)
+    save_named_runs(root, NAMES)
     proc, url = start_server(root)
     yield url
     stop_server(proc)
@@ -60,13 +52,26 @@ def cut_short(page) -> list[str]:
     return page.evaluate(CUT_SHORT)
 
 
+def open_list(page, name: str) -> None:
+    """Open a picker's list of options; a click that lands while the page redraws is tried again."""
+    for _ in range(5):
+        page.get_by_role("combobox", name=name).click()
+        try:
+            expect(page.get_by_role("option").first).to_be_visible(timeout=3_000)
+            return
+        except AssertionError:
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    raise AssertionError(f"the {name} list did not open")
+
+
 def choose_longest_loss(page) -> None:
     expect(page.get_by_text("Measuring how fast")).to_have_count(0, timeout=120_000)  # its end redraws the page
     wait_idle(page)
     page.get_by_text("Sharper results").click()
     expect(page.get_by_role("combobox", name="Loss")).to_be_visible()
     page.wait_for_timeout(500)  # the expander opens with an animation
-    page.get_by_role("combobox", name="Loss").click()
+    open_list(page, "Loss")
     page.get_by_role("option", name="Absolute pixel error + sharpness (L1 + SSIM)").click()
     wait_idle(page)
 
@@ -87,9 +92,7 @@ def test_preset_titles_and_the_loss_choice_fit_at_1400px(fit_server, page):
     assert cut_short(page) == []
     presets = page.get_by_role("combobox", name="Preset")
     assert re.fullmatch(r"FashionMNIST convolutional AE · about .+ here", presets.input_value())
-    presets.focus()
-    page.keyboard.press("ArrowDown")  # the list of every preset title with its time
-    expect(page.get_by_role("option").first).to_be_visible()
+    open_list(page, "Preset")  # the list of every preset title with its time
     options = page.get_by_role("option").all_inner_texts()
     assert len([o for o in options if re.search(r" · about .+ here$", o)]) == len(options) - 1, options
     assert cut_short(page) == [], options

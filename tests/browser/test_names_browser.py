@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 from playwright.sync_api import expect
 
-from studio import no_exception, screenshot, start_server, stop_server, wait_idle
+from studio import no_exception, save_named_runs, screenshot, start_server, stop_server, wait_idle
 
 TRACKER = "http://127.0.0.1:9/track.png"
 HOSTILE = (f"![t]({TRACKER}) **bold** <b>tag</b> :red[red] $x^2$ [link](http://evil.example/) www.evil.example "
@@ -62,17 +62,9 @@ def test_a_hostile_run_name_is_shown_as_text_on_every_page(page, names_server):
 
 @pytest.fixture(scope="module")
 def accented_server(tmp_path_factory):
-    from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from aecore.store import runs
-    from aecore.train import train_run
-
     root = tmp_path_factory.mktemp("accented-browser") / "runs"
     root.mkdir()
-    for name in (ACCENTED, "Plain name"):
-        cfg = RunConfig(DataConfig(limit_train=512), ModelConfig("mlp_ae", 8, (64,)), TrainConfig(epochs=1, patience=0),
-                        name=name)
-        result = train_run(cfg, device="cpu")
-        runs.save_run(dataclasses.replace(result, history=dataclasses.replace(result.history, status="done")), root=root)
+    save_named_runs(root, (ACCENTED, "Plain name"))
     proc, url = start_server(root)
     yield url
     stop_server(proc)
