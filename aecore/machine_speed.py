@@ -41,8 +41,8 @@ MAX_SECONDS = 24 * 3600.0  # a cost above a day per step or image is not a measu
 TIMED_SECONDS = 0.4  # of timed steps per set-up: enough for a steady pace, short enough to measure all presets
 VAL_IMAGES = 500
 TEST_IMAGES = 250
-IMAGE_SHAPE = (1, 28, 28)
-MAX_IMAGES = 60_000  # random images to step through: 47 MB at 28 x 28  # every dataset the app offers
+IMAGE_SHAPE = (1, 28, 28)  # every dataset the app offers
+MAX_IMAGES = 60_000  # random images to step through: 47 MB at 28 x 28
 
 
 @dataclass(frozen=True)
