@@ -107,3 +107,15 @@ def test_the_ten_class_colours_are_clearly_different_from_each_other_and_the_bac
     assert len(set(CLASS_COLOURS)) == 10
     assert min(deltaE_ciede2000(lab[a], lab[b]) for a, b in combinations(CLASS_COLOURS, 2)) > 25
     assert min(deltaE_ciede2000(lab[c], white) for c in CLASS_COLOURS) > 25
+
+
+def test_loss_curves_that_barely_move_get_tick_labels_that_differ():
+    """Two runs whose MSE sits between 0.1665 and 0.168 drew '0.168' beside four different ticks."""
+    rows = [{"epoch": 1.0, "val_mse": 0.1665, "train_mse": 0.1672}, {"epoch": 2.0, "val_mse": 0.168, "train_mse": 0.1671}]
+    fig = loss_curves_figure({"a": rows, "b": rows[:1]}, "mse")
+    digits = int(fig.layout.yaxis.tickformat.strip(".~g"))
+    values = np.geomspace(0.1665, 0.168, 9)  # ticks as close as plotly may place them across the range
+    labels = [f"{v:.{digits}g}" for v in values]
+    assert len(set(labels)) == len(labels), labels
+    assert loss_curves_figure({"a": [{"epoch": 1.0, "val_mse": 0.02}, {"epoch": 2.0, "val_mse": 0.2}]},
+                              "mse").layout.yaxis.tickformat == ".3~g"  # a wide range keeps short labels

@@ -170,8 +170,21 @@ def loss_curves_figure(curves: dict[str, Sequence[dict[str, float]]], measure: s
     style(fig, height, hovermode="closest")
     last = max((int(row["epoch"]) for epochs in curves.values() for row in epochs), default=1)
     fig.update_xaxes(title_text="Epoch", range=[0.8, last + 0.2], dtick=_epoch_tick(last))
-    fig.update_yaxes(title_text=f"{'MSE' if measure == 'mse' else 'Loss'} (log scale)", type="log", tickformat=".3~g")
+    values = [v for trace in fig.data for v in trace.y]
+    fig.update_yaxes(title_text=f"{'MSE' if measure == 'mse' else 'Loss'} (log scale)", type="log",
+                     tickformat=f".{significant_digits(values)}~g")
     return fig
+
+
+def significant_digits(values: Sequence[float], ticks: int = 8) -> int:
+    """Significant digits that keep `ticks` evenly spaced log-axis labels over the values apart: 3 for a range
+    of a factor two or more, more when the values barely move."""
+    positive = [float(v) for v in values if v > 0 and math.isfinite(v)]
+    if len(positive) < 2 or max(positive) == min(positive):
+        return 3
+    step = (math.log10(max(positive)) - math.log10(min(positive))) / ticks  # between neighbouring ticks, in decades
+    relative = 10 ** step - 1  # the relative gap between two neighbouring ticks
+    return int(min(8, max(3, math.ceil(-math.log10(relative)) + 1)))
 
 
 def latent_figure(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], image_ids: np.ndarray,
