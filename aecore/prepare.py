@@ -100,6 +100,16 @@ def _one_step() -> None:
     opt.step()
 
 
+def measuring_speed() -> bool:
+    """Whether this machine's speed is being measured (or waits to be): it holds a training place meanwhile."""
+    if not _speed_work:
+        return False
+    try:
+        return not background.snapshot(_speed_work[-1]).finished
+    except KeyError:
+        return False
+
+
 def measure_speed(configs: Sequence[RunConfig]) -> str | None:
     """Measure every set-up in `configs` not yet measured on this machine (aecore.machine_speed), as training
     work, so it never runs beside a training job it would slow down and be slowed by; returns the id of the

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import aecore.jobs
 from aecore import machine_speed
 from aecore.config import DataConfig
 from aecore.data import dataset_sizes
@@ -98,3 +99,18 @@ def test_a_fresh_server_measures_in_the_background_then_shows_the_times(tmp_path
     at.run()
     assert at.button(key="train").label.startswith("Train · about ")
     assert machine_speed.default_path().parent == tmp_path / "empty-cache"
+
+
+def test_a_model_queued_behind_the_measurement_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    at = open_page("pages/train.py")  # starts measuring, in the one training place
+    assert "Measuring how fast this computer trains" in texts(at.caption)
+    at.button(key="train").click().run()
+    waiting = texts(at.info)
+    assert "this model is next in line" in waiting and "measuring how fast this computer trains" in waiting
+    job = at.query_params["job"]
+    deadline = time.monotonic() + 180
+    while not aecore.jobs.progress(job).finished:  # it trains once the measurement is done
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert aecore.jobs.progress(job).state in ("done", "no_better")

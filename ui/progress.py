@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 import aecore.jobs
+from aecore.prepare import measuring_speed
 from aecore.config import RunConfig
 from aecore.failures import GENERIC_ADVICE
 from aecore.reference import pca_at
@@ -63,6 +64,9 @@ def show_queued(p: aecore.jobs.Progress) -> None:
     if aecore.jobs.on_cluster():
         text = (f"Waiting to start: this model is {ahead} among this server's models waiting for the cluster. It "
                 "starts as soon as the cluster has a free worker for it.")
+    elif measuring_speed():
+        text = (f"Waiting to start: this model is {ahead}. The app is measuring how fast this computer trains (a "
+                "few seconds, once), and this model starts as soon as a training place is free.")
     else:
         text = (f"Waiting to start: this model is {ahead}. Another model is training, and this one starts as soon "
                 "as a training place is free.")
