@@ -111,6 +111,9 @@ def train_controls() -> RunConfig | None:
         st.session_state.setdefault(key, value)
     keep = dict(persist_state="session")
     here = seconds_here({name: p.config for name, p in PRESETS.items()}, pick_device())
+    if st.session_state.get("preset_times") != here:  # measured since the picker was drawn: give it its value again,
+        st.session_state.preset_times = here  # which redraws the chosen title with its time (Streamlit keeps the
+        st.session_state.preset = st.session_state.preset  # old text otherwise: streamlit/streamlit#13788)
     control("preset", st.selectbox, "Preset", [CUSTOM, *PRESETS], key="preset", on_change=apply_preset, **keep,
                  format_func=lambda k: preset_title(k, here.get(k)),
                  help="Ready-made settings; picking one fills in everything below, which you can then change. "

@@ -113,3 +113,19 @@ def test_tables_and_pickers_fit_at_1400px(fit_server, page, path):
     assert all(extra <= 1 for extra in page.evaluate(SCROLLED))  # every column in view: none scrolled out
     screenshot(page, f"fit-{path}")
     no_exception(page)
+
+
+def test_a_fresh_servers_preset_gains_its_time_once_measured(tmp_path, page):
+    """The chosen preset's title kept its first text after the measurement ended (streamlit/streamlit#13788)."""
+    root = tmp_path / "runs"
+    proc, url = start_server(root, {"AECORE_CACHE_DIR": str(tmp_path / "fresh-cache")})  # nothing measured yet
+    try:
+        page.goto(f"{url}/train?preset=fashion-cnn")
+        wait_idle(page)
+        presets = page.get_by_role("combobox", name="Preset")
+        assert presets.input_value() == "FashionMNIST convolutional AE"
+        expect(page.get_by_text("Measuring how fast")).to_have_count(0, timeout=120_000)
+        expect(presets).to_have_value(re.compile(r"FashionMNIST convolutional AE · about .+ here"))
+        no_exception(page)
+    finally:
+        stop_server(proc)
