@@ -79,12 +79,12 @@ def show_map(run: RunInfo, split: Split, codes: Codes, projection: Projection, c
         st.caption("Click a dot to pick its image. To select a region, choose Box Select or Lasso Select above the "
                    "map, then drag round the dots. Otherwise a drag moves the map around, the + and − buttons above "
                    "it zoom, and a double-click shows the whole map again.")
-    download, words = st.columns([1, 3], vertical_alignment="center")
-    download.download_button("Download the map (CSV)", key="latent_csv", icon=":material/download:",
-                             data=lambda: aecore.latent.map_csv(codes, projection, split.classes),
-                             file_name=f"latent-map-{projection.method}.csv", mime="text/csv", on_click="ignore")
-    words.caption("The CSV has a row per point: the test image's index, its class, its place on the map and its "
-                  "full code. The camera above the map saves the picture as a PNG, exactly as shown.")
+    row = st.container(horizontal=True, vertical_alignment="center")  # the button as wide as its words need
+    row.download_button("Download the map (CSV)", key="latent_csv", icon=":material/download:",
+                        data=lambda: aecore.latent.map_csv(codes, projection, split.classes),
+                        file_name=f"latent-map-{projection.method}.csv", mime="text/csv", on_click="ignore")
+    row.caption("The CSV has a row per point: the test image's index, its class, its place on the map and its "
+                "full code. The camera above the map saves the picture as a PNG, exactly as shown.")
 
 
 def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int]) -> None:

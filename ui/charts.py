@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from ui.presenter import TEXT_SCALE, presenting
 from ui.text import plain_html
 
 PRIMARY = "#3B5BDB"
@@ -22,13 +23,18 @@ ACCENT = "#E8590C"
 MUTED = "#A5B4FC"
 ARROW_PX = 36  # arrow length in pixels
 FONT = dict(family="Source Sans Pro, sans-serif", size=14)
+
+
+def font() -> dict:
+    """The charts' font: larger in presenter mode, as the page's text is."""
+    return dict(FONT, size=round(FONT["size"] * TEXT_SCALE)) if presenting() else FONT
 LEGEND_ABOVE = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
 
 
 def style(fig: go.Figure, height: int, top: int = 30, legend: dict | None = None, **layout) -> go.Figure:
     """The look every chart here shares: its height, slim margins (`top` for a legend above), the app's font, and
     the legend in one row above the plot unless `legend` says otherwise."""
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=top, b=10), font=FONT,
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=top, b=10), font=font(),
                       legend=LEGEND_ABOVE if legend is None else legend, **layout)
     return fig
 
@@ -99,7 +105,7 @@ def autoencoder_figure(image: np.ndarray, code: np.ndarray, reconstruction: np.n
                          customdata=list(range(1, len(code) + 1)), xaxis="x2", yaxis="y2"))
     hidden = dict(visible=False, showgrid=False, zeroline=False)
     fig.update_layout(
-        width=width, height=height, margin=dict(l=0, r=0, t=top, b=0), showlegend=False, font=FONT,
+        width=width, height=height, margin=dict(l=0, r=0, t=top, b=0), showlegend=False, font=font(),
         plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)",
         xaxis=dict(domain=x_img1, **hidden), yaxis=dict(domain=y_img, **hidden),
         xaxis2=dict(domain=x_bars, range=[-0.7, len(code) - 0.3], **hidden),

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from ui.charts import CLASS_COLOURS, FONT
+from ui.charts import CLASS_COLOURS, font
 from ui.text import plain_html
 
 THUMBNAILS = 300  # at most this many images on a map; more cover each other and slow the browser
@@ -65,7 +65,7 @@ def class_mix_figure(counts: dict[str, int], classes: Sequence[str], height: int
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours,
                            text=[f"{v} ({v / total:.0%})" for v in values], textposition="auto",
                            hovertemplate="%{y}: %{x}<extra></extra>"))
-    fig.update_layout(height=max(height, 28 * len(names) + 60), margin=dict(l=10, r=10, t=10, b=10), font=FONT,
+    fig.update_layout(height=max(height, 28 * len(names) + 60), margin=dict(l=10, r=10, t=10, b=10), font=font(),
                       showlegend=False)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text="Selected images")
@@ -89,7 +89,7 @@ def placement_figure(points: np.ndarray, labels: np.ndarray, classes: Sequence[s
     fig.add_trace(go.Scatter(x=[float(point[0])], y=[float(point[1])], mode="markers", name=plain_html(name),
                              marker=dict(size=24, symbol="star", color="#FFD400", line=dict(color="#111111", width=2)),
                              hoverinfo="name"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=FONT, dragmode="pan",
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), font=font(), dragmode="pan",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
     fig.update_xaxes(showticklabels=False, title_text="Main direction 1", zeroline=False)
     fig.update_yaxes(showticklabels=False, title_text="Main direction 2", zeroline=False)

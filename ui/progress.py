@@ -18,10 +18,10 @@ from aecore.config import RunConfig
 from aecore.failures import GENERIC_ADVICE
 from aecore.reference import pca_at
 from aecore.store.runs import RunError, load_run
-from ui.charts import FONT, loss_figure
+from ui.charts import loss_figure
 from ui.images import FONT_SIZE, labelled_rows
 from ui.widgets import format_duration, show_metrics
-from ui.presenter import IMAGE_SCALE, TEXT_SCALE, presenting
+from ui.presenter import IMAGE_SCALE, presenting
 from ui.text import plain
 
 STRIP_ROWS = 6  # reconstruction rows at most; the newest epoch is always the last
@@ -156,8 +156,8 @@ def show_curves(p: aecore.jobs.Progress) -> None:
     chart, pictures = st.columns([2, 3], gap="large") if presenting() else (st.container(), st.container())
     if p.curve or p.epochs:
         figure = loss_figure(p.curve, p.epochs, p.total_steps, p.total_epochs)
-        if presenting():  # readable from the back of the room
-            figure.update_layout(height=480, font_size=round(FONT["size"] * TEXT_SCALE))
+        if presenting():  # readable from the back of the room (its font follows presenter mode already)
+            figure.update_layout(height=480)
         chart.plotly_chart(figure, key="loss_chart",
                            config={"displayModeBar": False}, alt="Training and validation loss falling over the epochs")
     if p.originals is not None and p.recons:
