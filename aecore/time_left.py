@@ -47,6 +47,9 @@ class TimeLeft:
         self.epoch_ends: list[tuple[float, int]] = []  # (seconds running, steps) at each epoch's end
         self.passes: list[float] = []  # seconds each epoch-end pass took
         self.step = 0
+        self.pace: float | None = None  # seconds per step, worked out as each burst ends
+        self.extra_for: tuple[float, int] | None = None
+        self.extra = 0.0  # seconds an epoch takes beyond its steps
 
     def idle(self, seconds: float) -> None:
         """Leave out time the run spent waiting (paused), which says nothing about its pace."""
@@ -73,17 +76,26 @@ class TimeLeft:
             self.intervals.append((self.running, self.running - self.burst_end[0], self.step - self.burst_end[1]))
             if len(self.intervals) > MAX_INTERVALS:
                 del self.intervals[: MAX_INTERVALS // 2]
+            self.pace = self._pace()  # the pace changes only here: every other event reads it
         if self.burst_end is None or self.step > self.burst_end[1]:
             self.burst_end, self.bursts = (self.running, self.step), self.bursts + 1
 
-    def step_seconds(self) -> float | None:
-        """Seconds per step over the recent window (at least the last two intervals); None until two are known."""
+    def _pace(self) -> float | None:
+        """Seconds per step over the recent window (at least the last two intervals); None until two are known.
+        Read from the newest interval back, so a long run's timeline costs no more than its window."""
         if len(self.intervals) < 2:
             return None
         cutoff = self.running - max(WINDOW_MIN, WINDOW_SHARE * self.running)
-        recent = [i for i in self.intervals if i[0] >= cutoff] or self.intervals[-2:]
-        recent = recent if len(recent) > 1 else self.intervals[-2:]
-        return sum(i[1] for i in recent) / sum(i[2] for i in recent)
+        seconds = steps = 0.0
+        for n, (ended, took, done) in enumerate(reversed(self.intervals)):
+            if n >= 2 and ended < cutoff:
+                break
+            seconds, steps = seconds + took, steps + done
+        return seconds / steps
+
+    def step_seconds(self) -> float | None:
+        """Seconds per step over the recent window; None until two intervals are known."""
+        return self.pace
 
     def epoch_extra(self, per_step: float) -> float:
         """Seconds an epoch takes beyond its steps at the current pace."""
@@ -95,13 +107,14 @@ class TimeLeft:
         return per_step * self.n_val / (FORWARD_SHARE * self.batch)  # a validation image is a forward pass
 
     def seconds_left(self) -> float | None:
-        per_step = self.step_seconds()
+        per_step = self.pace
         if per_step is None:
             return None
-        extra = self.epoch_extra(per_step)
+        if self.extra_for != (per_step, len(self.epoch_ends)):  # a new pace or a new epoch: worked out once
+            self.extra_for, self.extra = (per_step, len(self.epoch_ends)), self.epoch_extra(per_step)
         scoring = self.n_test * (per_step / (FORWARD_SHARE * self.batch) + metric_seconds())
         epochs_left = max(0, self.epochs - len(self.epoch_ends))
-        return max(0, self.total_steps - self.step) * per_step + epochs_left * extra + scoring
+        return max(0, self.total_steps - self.step) * per_step + epochs_left * self.extra + scoring
 
 
 @lru_cache(maxsize=1)
