@@ -7,7 +7,6 @@ the one piece of work, two sessions share it, and the user goes on clicking whil
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,27 +101,32 @@ def _one_step() -> None:
 
 def measuring_speed() -> bool:
     """Whether this machine's speed is being measured (or waits to be): it holds a training place meanwhile."""
-    if not _speed_work:
-        return False
+    return _under_way(_speed_work[-1]) if _speed_work else False
+
+
+def _under_way(work_id: str) -> bool:
     try:
-        return not background.snapshot(_speed_work[-1]).finished
-    except KeyError:
+        return not background.snapshot(work_id).finished
+    except KeyError:  # forgotten: long finished
         return False
 
 
-def measure_speed(configs: Sequence[RunConfig]) -> str | None:
+def measure_speed(configs: Sequence[RunConfig], when_idle: Sequence[RunConfig] = ()) -> str | None:
     """Measure every set-up in `configs` not yet measured on this machine (aecore.machine_speed), as training
     work, so it never runs beside a training job it would slow down and be slowed by; returns the id of the
     work under way, or None when there is nothing to wait for. One measurement at a time: while one is under
-    way, asking joins it; set-ups measured once but not kept (a read-only runs folder) are not measured again."""
-    if _speed_work:
-        with contextlib.suppress(KeyError):
-            if not background.snapshot(_speed_work[-1]).finished:
-                return _speed_work[-1]
+    way, asking joins it; set-ups measured once but not kept (a read-only cache folder) are not measured again.
+    `when_idle` set-ups (one visitor's own settings) are measured only while no model trains or waits to, so
+    trying settings never holds up anyone's training."""
+    if measuring_speed():
+        return _speed_work[-1]
+    if any(not s.finished for s in background.executor().snapshots("train")):
+        when_idle = ()
     device = pick_device()
     path = machine_speed.default_path(device)
     known = machine_speed.load(path, device)
-    missing = tuple({machine_speed.signature(c): c for c in configs if machine_speed.signature(c) not in known}.values())
+    missing = tuple({machine_speed.signature(c): c for c in (*configs, *when_idle)
+                     if machine_speed.signature(c) not in known}.values())
     if not missing:
         return None
 
@@ -132,7 +136,4 @@ def measure_speed(configs: Sequence[RunConfig]) -> str | None:
 
     key = ("machine-speed", str(path.resolve()), tuple(sorted(machine_speed.signature(c) for c in missing)))
     _speed_work[:] = [background.submit(work, "train", key=key)]
-    with contextlib.suppress(KeyError):
-        if background.snapshot(_speed_work[-1]).finished:
-            return None  # the same set-ups were measured already and could not be kept: nothing more to wait for
-    return _speed_work[-1]
+    return _speed_work[-1] if measuring_speed() else None  # done already: measured before, and not kept

@@ -313,9 +313,9 @@ def last_finished_job() -> str | None:
 
 def time_here(cfg: RunConfig | None) -> float | None:
     """How long these settings take to train on this computer, once measured; what is not measured yet (every
-    preset, and these settings) is measured in the background, and the page redrawn when it is done."""
-    configs = [p.config for p in PRESETS.values()] + ([cfg] if cfg is not None else [])
-    work_id = measure_speed(configs)
+    preset, and these settings while nothing trains) is measured in the background, and the page redrawn when
+    it is done."""
+    work_id = measure_speed([p.config for p in PRESETS.values()], when_idle=[cfg] if cfg is not None else [])
     if work_id is not None:
         st.caption("Measuring how fast this computer trains, to say how long each set-up takes here…")
         st.fragment(redraw_when_done, run_every=1.0)(work_id)

@@ -13,6 +13,7 @@ import aecore.jobs
 from aecore import machine_speed
 from aecore.config import DataConfig
 from aecore.data import dataset_sizes
+from aecore.prepare import measure_speed
 from aecore.presets import PRESETS, get_preset
 from aecore.train import train_run
 from tests.apptest import open_page, texts
@@ -114,3 +115,28 @@ def test_a_model_queued_behind_the_measurement_says_so(tmp_path, monkeypatch):
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert aecore.jobs.progress(job).state in ("done", "no_better")
+
+
+def test_one_visitors_settings_are_not_measured_while_anyone_trains():
+    own = dataclasses.replace(get_preset("quick-demo"), model=dataclasses.replace(get_preset("quick-demo").model,
+                                                                                   latent_dim=7))
+    job = aecore.jobs.start(dataclasses.replace(get_preset("fashion-mlp"),
+                                                train=dataclasses.replace(get_preset("fashion-mlp").train, epochs=500)))
+    try:
+        deadline = time.monotonic() + 60
+        while aecore.jobs.progress(job).state == "queued":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        presets = [p.config for p in PRESETS.values()]  # measured already (tests/conftest.py)
+        assert measure_speed(presets, when_idle=[own]) is None  # nothing is queued behind the training job
+        assert machine_speed.signature(own) not in machine_speed.load()
+    finally:
+        aecore.jobs.stop(job)
+    while not aecore.jobs.progress(job).finished:
+        time.sleep(0.2)
+    work = measure_speed(presets, when_idle=[own])  # nothing trains now: these settings are measured
+    assert work is not None
+    deadline = time.monotonic() + 60
+    while machine_speed.signature(own) not in machine_speed.load():
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
