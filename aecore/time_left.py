@@ -56,7 +56,7 @@ class TimeLeft:
         self.idled += max(0.0, seconds)
 
     def update(self, step: int, epoch_end: bool = False) -> float | None:
-        """Record an event; returns the seconds left, or None before the pace is known."""
+        """Record an event; returns the seconds left, or None before the first steps are reported."""
         now = self.clock()
         running = now - self.started - self.idled
         if epoch_end:
@@ -81,9 +81,9 @@ class TimeLeft:
             self.burst_end, self.bursts = (self.running, self.step), self.bursts + 1
 
     def _pace(self) -> float | None:
-        """Seconds per step over the recent window (at least the last two intervals); None until two are known.
+        """Seconds per step over the recent window (at least the last two intervals); None until one is known.
         Read from the newest interval back, so a long run's timeline costs no more than its window."""
-        if len(self.intervals) < 2:
+        if not self.intervals:
             return None
         cutoff = self.running - max(WINDOW_MIN, WINDOW_SHARE * self.running)
         seconds = steps = 0.0
@@ -94,7 +94,7 @@ class TimeLeft:
         return seconds / steps
 
     def step_seconds(self) -> float | None:
-        """Seconds per step over the recent window; None until two intervals are known."""
+        """Seconds per step over the recent window; None until an interval after the first burst is known."""
         return self.pace
 
     def epoch_extra(self, per_step: float) -> float:
