@@ -43,6 +43,8 @@ VAL_IMAGES = 500
 TEST_IMAGES = 250
 IMAGE_SHAPE = (1, 28, 28)  # every dataset the app offers
 MAX_IMAGES = 60_000  # random images to step through: 47 MB at 28 x 28
+WARM_STEPS = 2  # a fresh model's first steps do one-off work (buffers, the optimiser's state): counted in `start`
+MIN_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,12 @@ def measure(cfg: RunConfig, device: torch.device | str = "cpu", shape: tuple[int
     n = max(min(MAX_IMAGES, 200 * batch), VAL_IMAGES, 3 * batch)  # the timed steps fit in one epoch, as in a real run
     images = Split(torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=gen),
                    torch.zeros(n, dtype=torch.int64), ("",))
-    _fit_seconds(cfg, images, device, 3)  # one-off work of the process: imports, allocator, kernels
-    two = _fit_seconds(cfg, images, device, 2)
-    steps = int(min(n // batch - 2, max(1, TIMED_SECONDS / max(two / 2, 1e-6))))
-    step = max(1e-6, (_fit_seconds(cfg, images, device, steps + 2) - two) / steps)
+    _step_marks(cfg, images, device, 3, 0.0)  # one-off work of the process: imports, allocator, kernels
+    marks = _step_marks(cfg, images, device, n // batch - 1, TIMED_SECONDS)
+    # Within one run: each step's start is marked, so the pace is read from the steps' own times; a pace from
+    # the difference of two runs' totals is their noise when the steps are short (it once read as zero).
+    first = min(WARM_STEPS, len(marks) - 3)
+    step = max(1e-6, (marks[-1] - marks[1 + first]) / (len(marks) - 2 - first))
     model = new_model(cfg, shape).to(device)
     val = images.take(slice(0, VAL_IMAGES))
     validate(model, val.take(slice(0, 50)), device, cfg.train)  # warm
@@ -112,18 +116,23 @@ def measure(cfg: RunConfig, device: torch.device | str = "cpu", shape: tuple[int
     started = time.perf_counter()
     evaluate_with_images(model, test, device)
     test_image = (time.perf_counter() - started) / TEST_IMAGES
-    return Costs(max(0.0, two - 2 * step), step, val_image, test_image)
+    return Costs(max(0.0, marks[1 + first] - marks[0] - first * step), step, val_image, test_image)
 
 
-def _fit_seconds(cfg: RunConfig, images: Split, device: torch.device, steps: int) -> float:
-    """Seconds to build a fresh model and fit it for `steps` steps."""
-    train = dataclasses.replace(cfg.train, epochs=10_000, max_steps=steps, patience=0)
-    started = time.perf_counter()
-    model = new_model(cfg, images.shape)
-    fit(model, images, None, train, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - started
+def _step_marks(cfg: RunConfig, images: Split, device: torch.device, most: int, seconds: float) -> list[float]:
+    """Times of a fresh model's fit: before the model is built, then as each step starts (the last mark ends the
+    step before it); it stops after `seconds` of steps (and at least MIN_STEPS of them) or `most` steps."""
+    train = dataclasses.replace(cfg.train, epochs=10_000, max_steps=max(MIN_STEPS, most), patience=0)
+    marks = [time.perf_counter()]
+
+    def mark() -> bool:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # a mark is when the steps before it ran, not when they were queued
+        marks.append(time.perf_counter())
+        return len(marks) > MIN_STEPS + 1 and marks[-1] - marks[1] >= seconds
+
+    fit(new_model(cfg, images.shape), images, None, train, device, should_stop=mark)
+    return marks
 
 
 def estimate(cfg: RunConfig, costs: Costs, n_train: int, n_test: int) -> float:
@@ -145,7 +154,7 @@ def run_size(cfg: RunConfig, n_train: int, n_test: int) -> tuple[int, int, int, 
     """(steps, epochs, validation images, test images) of a run of `cfg` on a dataset of that many images."""
     n_train = min(n_train, cfg.data.limit_train or n_train)
     n_test = min(n_test, cfg.data.limit_test or n_test)
-    n_val = int(round(n_train * cfg.train.val_fraction))
+    n_val = round(n_train * cfg.train.val_fraction)
     n_fit = max(1, n_train - n_val)
     steps = total_steps(n_fit, cfg.train)
     return steps, math.ceil(steps / math.ceil(n_fit / min(cfg.train.batch_size, n_fit))), n_val, n_test
