@@ -98,6 +98,10 @@ class Context:
         """Publish progress; raises Stopped once a stop was asked, so work that only reports still ends."""
         if self.should_stop():
             raise Stopped()
+        self.publish(fraction, message, detail)
+
+    def publish(self, fraction: float, message: str = "", detail: Any = None) -> None:
+        """Publish progress without a word on stopping: for work that follows work running elsewhere."""
         changes: dict = {"fraction": min(1.0, max(0.0, float(fraction))), "message": message}
         if detail is not None:
             changes["detail"] = detail

@@ -16,6 +16,7 @@ from pathlib import Path
 
 DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 RAY_ADDRESS_FORM = re.compile(r"local|auto|ray://[^\s/]+:\d+|[^\s/:]+:\d+")
+PREFIX = "AECORE_"  # what the worker processes are handed of the asking process's environment
 RAY_ADDRESS = "AECORE_RAY_ADDRESS"
 
 

@@ -1,0 +1,79 @@
+"""The worker pool: heavy work in spawned processes that import once, stop and pause from the serving side, and
+a worker's death contained to its own task, in real processes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from aecore.background import Executor
+from aecore.workers import Task, WorkerPool
+from tests import worker_units
+
+
+@pytest.fixture(scope="module")
+def pool():
+    p = WorkerPool(2)
+    p.warm()
+    yield p
+    p.close()
+
+
+def in_pool(pool: WorkerPool, task: Task, **kwargs):
+    return lambda ctx: pool.run(task, ctx, **kwargs)
+
+
+def test_a_task_runs_in_another_process_with_the_askers_settings(pool, runs_dir):
+    ex = Executor({"train": 1, "compute": 1})
+    first = ex.wait(ex.submit(in_pool(pool, Task(worker_units.pid_and_setting))), 120)
+    assert first.state == "done"
+    pid, folder = first.result
+    assert pid != os.getpid() and folder == str(runs_dir)
+    again = ex.wait(ex.submit(in_pool(pool, Task(worker_units.pid_and_setting))), 60)
+    assert again.result[0] in pool.pids() or again.result[0] == pid  # a warm worker is lent again, not a new one
+
+
+def test_a_units_own_error_fails_its_work_with_that_error(pool):
+    ex = Executor({"train": 1, "compute": 1})
+    s = ex.wait(ex.submit(in_pool(pool, Task(worker_units.fail))), 120)
+    assert s.state == "failed" and s.error == "ValueError: a unit's own error"
+
+
+@pytest.mark.parametrize("how, words", [("segfault", "segmentation fault"), ("kill", "killed")])
+def test_a_worker_that_dies_fails_only_its_task_and_is_replaced(pool, how, words):
+    ex = Executor({"train": 1, "compute": 1})
+    s = ex.wait(ex.submit(in_pool(pool, Task(worker_units.crash, (how,)))), 120)
+    assert s.state == "failed" and "WorkerLost" in s.error and words in s.error, s.error
+    after = ex.wait(ex.submit(in_pool(pool, Task(worker_units.wait_then, ("next", 0.0)))), 120)
+    assert after.state == "done" and after.result == "next"
+
+
+def test_stop_and_pause_reach_the_worker(pool):
+    ex = Executor({"train": 1, "compute": 1})
+    work = ex.submit(in_pool(pool, Task(worker_units.wait_then, ("late", 60.0))))
+    deadline = time.monotonic() + 120
+    while ex.snapshot(work).message != "waiting":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert ex.pause(work)
+    time.sleep(0.5)
+    seen = ex.snapshot(work)
+    time.sleep(0.5)
+    assert ex.snapshot(work) == seen  # paused in the worker: no progress comes back
+    assert ex.resume(work)
+    ex.stop(work)
+    asked = time.monotonic()
+    s = ex.wait(work, 10)
+    assert s.state == "stopped" and time.monotonic() - asked < 2
+
+
+def test_a_task_that_never_asks_is_ended_with_its_worker_after_a_stop(pool):
+    ex = Executor({"train": 1, "compute": 1})
+    work = ex.submit(in_pool(pool, Task(worker_units.hold, (60.0,)), cancel_after=0.5))
+    time.sleep(3)  # lent and running
+    ex.stop(work)
+    asked = time.monotonic()
+    assert ex.wait(work, 10).state == "stopped" and time.monotonic() - asked < 5
+    assert ex.wait(ex.submit(in_pool(pool, Task(worker_units.wait_then, (1, 0.0)))), 120).result == 1
