@@ -9,6 +9,7 @@ import logging
 import streamlit as st
 
 from aecore.memory import start_trimming
+from aecore.prepare import warm_up
 from aecore.settings import problems
 from ui.presenter import presenter_switch
 from ui.shell import run_in_shell, show_navigation
@@ -44,6 +45,7 @@ if bad := problems():  # checked before any page reads a setting, and shown whol
     for sentence in bad:
         st.code(sentence, language=None, wrap_lines=True)
     st.stop()
+warm_up()  # the worker processes start their imports now, not at the first click (at once when they have)
 presenter_switch()
 show_sidebar()
 run_in_shell(page)

@@ -264,7 +264,7 @@ class _Quiet:
     """The context `follow_events` reports to: the follower's own context would hold it while the job is paused,
     and the job's snapshot, not the executor's fraction, is what pages read."""
 
-    def report(self, fraction: float, message: str = "") -> None:
+    def publish(self, fraction: float, message: str = "", detail: Any = None) -> None:
         pass
 
 

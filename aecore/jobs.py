@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import background, settings
-from .background import FINISHED, STATES, Context, Executor, Outcome, Stopped
+from . import background, settings, units, workers
+from .background import FINISHED, STATES, Context, Executor, Outcome
 from .config import RunConfig
-from .device import pick_device, set_threads
 from .failures import failure_advice
 from .memory import trim
 from .store.runs import save_run
-from .train import TrainEvent, TrainResult, train_run
+from .train import TrainEvent, TrainResult
+from .workers import Task
 
 __all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "pause", "progress", "registry", "resume",
            "start", "stop"]
@@ -191,11 +191,12 @@ class JobRegistry:
 
 
 def _train(job: _Job, ctx: Context, root: str | Path | None) -> Outcome:
-    """One job through the one pipeline in this process; its events become the job's snapshot."""
-    set_threads()
-    result = train_run(job.cfg, pick_device(), follow_events(job, ctx), ctx.should_stop, previews=True,
-                       keep_partial=lambda: job.keep_partial)
-    return save_result(job, result, root)
+    """One job through the one pipeline in a worker process; its events become the job's snapshot, and the run
+    is saved here, where the run store is written."""
+    on_event = follow_events(job, ctx)
+    out = workers.run(Task(units.train_job, (job.cfg,)), ctx, on_stop=lambda: job.keep_partial,
+                      on_report=lambda fraction, message, event: on_event(event))
+    return save_result(job, units.train_result(job.cfg, out), root)
 
 
 def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
@@ -220,10 +221,7 @@ def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
         if e.seconds_left is not None:
             changes["eta_seconds"] = e.seconds_left
         job.update(**changes)
-        try:
-            ctx.report(job.snapshot.fraction, f"epoch {job.snapshot.epoch} of {job.snapshot.total_epochs}")
-        except Stopped:
-            pass  # train_run hears the stop through should_stop, and still saves a kept partial model
+        ctx.publish(job.snapshot.fraction, f"epoch {job.snapshot.epoch} of {job.snapshot.total_epochs}")
 
     return on_event
 

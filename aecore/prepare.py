@@ -1,8 +1,8 @@
-"""Background work a page starts so the first click is quick: a full dataset downloaded, a dataset loaded
-into memory, the first optimiser's imports done, this machine's training speed measured.
+"""Background work a page starts so the first click is quick: a full dataset downloaded, the worker processes
+started (and their imports done), this machine's training speed measured (in a worker, where training runs).
 
-Each is keyed compute work on the one executor (`aecore.background`): a page may ask on every rerun and joins
-the one piece of work, two sessions share it, and the user goes on clicking while it runs.
+Each is keyed work on the one executor (`aecore.background`): a page may ask on every rerun and joins the one
+piece of work, two sessions share it, and the user goes on clicking while it runs.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from . import background, machine_speed
-from .config import DataConfig, RunConfig
-from .data import load_dataset
-from .device import make_adam, pick_device, set_threads
+from . import background, machine_speed, units, workers
+from .config import RunConfig
+from .device import pick_device
 from .download import download_dataset
 from .settings import data_dir
 from .torchvision_sets import DatasetUnavailable, is_available
@@ -68,35 +65,10 @@ def start_download(name: str, root: str | Path | None = None, mirrors: Sequence[
     return download_status(name)
 
 
-def prefetch(cfg: DataConfig, root: str | Path | None = None) -> str | None:
-    """Load a dataset into the in-process cache as background compute work, so that training starts at once.
-
-    Returns the work's id, or None when the dataset is not on disk. Keyed by dataset and root.
-    """
-    if not is_available(cfg.name, root):
-        return None
-    name, folder = cfg.name, str(root or data_dir())
-
-    def load(ctx: background.Context) -> None:
-        load_dataset(DataConfig(name=name), root=folder)  # the splits stay in data's cache, not in the executor's entry
-
-    return background.submit(load, "compute", key=("prefetch", name, folder))
-
-
-def warm_up() -> str:
-    """Make the process's first Adam step on a tiny model as background compute work; returns the work's id.
-
-    The first optimiser in a process imports torch._dynamo (1.6 s on a 2-core CPU); done ahead of time,
-    that wait stays off the first Train click. Keyed, so asking on every rerun joins the one warm-up.
-    """
-    return background.submit(lambda ctx: _one_step(), "compute", key=("warm-up",))
-
-
-def _one_step() -> None:
-    layer = torch.nn.Linear(4, 4)
-    opt = make_adam(layer.parameters(), 1e-3, 0.0, torch.device("cpu"))
-    layer(torch.ones(2, 4)).square().mean().backward()
-    opt.step()
+def warm_up() -> None:
+    """Start the worker processes now, without waiting for them: each imports torch and the map libraries and
+    makes its first Adam step (1.6 s of imports on a 2-core CPU) while the visitor is still choosing."""
+    workers.pool().warm()
 
 
 def measuring_speed() -> bool:
@@ -130,10 +102,6 @@ def measure_speed(configs: Sequence[RunConfig], when_idle: Sequence[RunConfig] =
     if not missing:
         return None
 
-    def work(ctx: background.Context) -> None:
-        set_threads()
-        machine_speed.calibrate(missing, device, path, on_progress=ctx.report, should_stop=ctx.should_stop)
-
     key = ("machine-speed", str(path.resolve()), tuple(sorted(machine_speed.signature(c) for c in missing)))
-    _speed_work[:] = [background.submit(work, "train", key=key)]
+    _speed_work[:] = [workers.submit(units.measure_speed, missing, str(device), str(path), kind="train", key=key)]
     return _speed_work[-1] if measuring_speed() else None  # done already: measured before, and not kept

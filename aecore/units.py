@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 import safetensors.torch
+import torch
 
 from . import latent, machine_speed, settings
 from .anomaly import ErrorReport, OneClassResult, error_report, one_class_demo
 from .config import DataConfig, RunConfig
 from .data import Split, load_dataset
-from .device import pick_device, set_threads
+from .device import make_adam, pick_device, set_threads
 from .generate import CodeMixture, mixture_of_codes
 from .latent import MapSettings, Projection
 from .models import build_model
@@ -90,6 +91,14 @@ def measure_speed(configs: tuple[RunConfig, ...], device: str, path: str, ctx: A
     """Measure the set-ups here, where training runs, and keep the costs in `path`."""
     set_threads()
     machine_speed.calibrate(configs, device, Path(path), on_progress=ctx.report, should_stop=ctx.should_stop)
+
+
+def warm() -> None:
+    """A worker's first Adam step, as it starts: the first optimiser in a process imports torch._dynamo."""
+    layer = torch.nn.Linear(4, 4)
+    opt = make_adam(layer.parameters(), 1e-3, 0.0, torch.device("cpu"))
+    layer(torch.ones(2, 4)).square().mean().backward()
+    opt.step()
 
 
 def test_split(dataset: str) -> Split:

@@ -24,23 +24,28 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import settings
-from .background import Stopped
+from . import background, settings
+from .background import Context, Stopped
 
 log = logging.getLogger(__name__)
 CANCEL_AFTER = 20.0  # seconds a stopped task has to end by itself (training checks every batch) before it is killed
-POLL_SECONDS = 0.1  # how often a follower looks for a stop, a pause or a dead worker when no event comes
+POLL_SECONDS = 0.02  # how often a follower looks for a stop, a pause or a dead worker: a stop reaches a batch soon
 READY_SECONDS = 120.0  # a new worker's imports, on a busy machine
 SIGNALS = {signal.SIGKILL: "it was killed (by the system when memory ran out, or by another program)",
            signal.SIGSEGV: "it crashed inside a native library (a segmentation fault)",
            signal.SIGABRT: "it aborted inside a native library", signal.SIGTERM: "it was asked to end"}
+
+
+_main_lock = threading.Lock()
 
 
 class WorkerLost(RuntimeError):
@@ -65,7 +70,7 @@ class _Worker:
         remote_events, self.events = mp.Pipe()  # from the worker: ready, progress, the end
         self.process = mp.Process(target=_serve, args=(remote_tasks, remote_events, cache), name="aecore-worker",
                                   daemon=True)
-        self.process.start()
+        _start_without_main(self.process)
         remote_tasks.close()
         remote_events.close()
         self.ready = False
@@ -101,6 +106,19 @@ class _Worker:
             conn.close()
 
 
+def _start_without_main(process: Any) -> None:
+    """Start a spawned process that does not import the asking process's main module: Streamlit runs each page
+    as `__main__`, and `spawn` would run it again in the worker (a page, in a process with no server)."""
+    with _main_lock:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")  # no file, no spec: nothing for spawn to import
+        try:
+            process.start()
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
 class WorkerPool:
     """Worker processes lent to one task at a time; at most `size` alive at once."""
 
@@ -121,15 +139,16 @@ class WorkerPool:
                 self._idle.append(self._new())
 
     def run(self, task: Task, ctx: Any, on_stop: Callable[[], Any] = lambda: None,
-            cancel_after: float = CANCEL_AFTER) -> Any:
-        """Run `task` in a worker, following `ctx` (the executor's); `on_stop()` goes to the unit with a stop, and
-        a unit still running `cancel_after` seconds after it is ended with its worker."""
+            cancel_after: float = CANCEL_AFTER, on_report: Callable[[float, str, Any], None] | None = None) -> Any:
+        """Run `task` in a worker, following `ctx` (the executor's): each report goes to `on_report` (default
+        `ctx.publish`), `on_stop()` goes to the unit with a stop, and a unit still running `cancel_after` seconds
+        after a stop is ended with its worker."""
         worker = self._borrow()
         healthy = False
         try:
             worker.wait_ready()
             worker.tasks.send(("task", task))
-            result = self._follow(worker, ctx, on_stop, cancel_after)
+            result = self._follow(worker, ctx, on_stop, cancel_after, on_report or ctx.publish)
             healthy = True
             return result
         except Stopped:
@@ -151,7 +170,8 @@ class WorkerPool:
         for worker in idle:
             worker.end()
 
-    def _follow(self, worker: _Worker, ctx: Any, on_stop: Callable[[], Any], cancel_after: float) -> Any:
+    def _follow(self, worker: _Worker, ctx: Any, on_stop: Callable[[], Any], cancel_after: float,
+                on_report: Callable[[float, str, Any], None]) -> Any:
         paused, stop_sent = False, None
         while True:
             if worker.events.poll(POLL_SECONDS):
@@ -160,7 +180,7 @@ class WorkerPool:
                 except (EOFError, OSError):
                     raise WorkerLost(f"the worker process doing this ended unexpectedly: {worker.why()}") from None
                 if kind == "progress":
-                    ctx.publish(*payload)
+                    on_report(*payload)
                 elif kind == "result":
                     return payload[0]
                 elif kind == "stopped":
@@ -251,7 +271,9 @@ def _serve(tasks: Any, events: Any, cache: str) -> None:
     """A worker process's life: import once, then run tasks one at a time until told to exit or the server goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
     os.environ.setdefault("NUMBA_CACHE_DIR", cache)
-    from . import units  # noqa: F401  torch, the models and the map libraries, once per worker
+    from . import units  # torch, the models and the map libraries, once per worker
+
+    units.warm()
     events.send(("ready", os.getpid()))
     while True:
         try:
@@ -298,6 +320,20 @@ def pool() -> WorkerPool:
         return _pool
 
 
-def run(task: Task, ctx: Any, on_stop: Callable[[], Any] = lambda: None, cancel_after: float = CANCEL_AFTER) -> Any:
+def submit(fn: Callable[..., Any], *args: Any, kind: str = "compute", key: Any = None,
+           cancel_after: float = CANCEL_AFTER, on_start: Callable[[], None] = lambda: None) -> str:
+    """Queue the unit `fn(*args, ctx)` on the process-wide executor, to run in a worker; returns the work's id
+    (a shared one under `key`). `on_start()` is called here as the work leaves the queue (to count it)."""
+    task = Task(fn, args)
+
+    def work(ctx: Context) -> Any:
+        on_start()
+        return run(task, ctx, cancel_after=cancel_after)
+
+    return background.submit(work, kind, key)
+
+
+def run(task: Task, ctx: Any, on_stop: Callable[[], Any] = lambda: None, cancel_after: float = CANCEL_AFTER,
+        on_report: Callable[[float, str, Any], None] | None = None) -> Any:
     """Run `task` in the process-wide pool."""
-    return pool().run(task, ctx, on_stop, cancel_after)
+    return pool().run(task, ctx, on_stop, cancel_after, on_report)

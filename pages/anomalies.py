@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import aecore.tasks
-from aecore import background
-from aecore.anomaly import OneClassResult, one_class_demo
+from aecore import background, units, workers
+from aecore.anomaly import OneClassResult
 from aecore.store.runs import RunInfo
 from ui.shared_results import errors_work
 from ui.charts import class_errors_figure, error_histogram_figure, roc_figure
@@ -84,7 +83,7 @@ def demo_status(key: tuple) -> background.Snapshot | None:
 
 
 def start_demo(dataset: str, normal: int, key: tuple) -> None:
-    task_id = aecore.tasks.submit(one_class_demo, normal, dataset, DEMO_EPOCHS, DEMO_SEED, key=key)
+    task_id = workers.submit(units.one_class, normal, dataset, DEMO_EPOCHS, DEMO_SEED, kind="train", key=key)
     st.session_state.anomalies_task = (key, task_id)
 
 

@@ -21,7 +21,7 @@ from aecore.models import is_variational
 from aecore.names import default_name
 from aecore.device import pick_device
 from aecore.machine_speed import seconds_here
-from aecore.prepare import download_status, measure_speed, prefetch, start_download, warm_up
+from aecore.prepare import download_status, measure_speed, start_download
 from aecore.presets import PRESETS, VAE_MIN_DELTA
 from ui.presenter import presenting
 from ui.progress import show_job_progress
@@ -122,9 +122,6 @@ def train_controls() -> RunConfig | None:
     dataset = control("dataset", st.selectbox, "Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
                            help="The images the model learns to redraw; the samples ship with the app.")
     ready = show_dataset_status(dataset)
-    if ready:
-        prefetch(DataConfig(name=dataset))  # the first Train click then skips loading the images
-        warm_up()  # and the first optimiser's imports
     model = control("model", st.selectbox, "Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
                          **keep, help="The network's shape; picking one also sets a code size that suits it.")
     if shown("model"):

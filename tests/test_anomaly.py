@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 import torch
 
-import aecore.tasks
+from aecore import background, units, workers
 from aecore.anomaly import (error_report, errors_by_class, one_class_demo, one_class_split, reconstruction_errors, roc,
                             worst)
-from aecore.background import Executor
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
 from aecore.scoring import evaluate_per_image
@@ -93,37 +91,16 @@ def test_one_class_demo_trains_on_one_class_and_flags_the_others():
     assert fractions == sorted(fractions) and 0 < fractions[-1] <= 0.9 and "Sneaker" in reports[1][1]
 
 
-def test_one_class_demo_runs_as_a_background_task():
-    ex = Executor({"train": 1})
-    status = ex.wait(aecore.tasks.submit(one_class_demo, 1, "fashion-mnist-sample", 1, 0, device="cpu", executor=ex),
-                     timeout=120)
-    assert status.state == "done", status.error
+def test_one_class_demo_runs_as_training_work_in_a_worker():
+    status = background.wait(workers.submit(units.one_class, 1, "fashion-mnist-sample", 1, 0, kind="train"), 120)
+    assert status.state == "done" and status.kind == "train", status.error
     assert status.result.normal_name == "Trouser" and status.result.roc.auc > 0.6
-
-
-def test_the_demo_and_a_training_run_take_turns_on_one_training_slot():
-    ex, spans = Executor({"train": 1, "compute": 1}), {}
-
-    def timed(name, fn, *args, **kwargs):
-        start = time.monotonic()
-        result = fn(*args, **kwargs)
-        spans[name] = (start, time.monotonic())
-        return result
-
-    cfg = RunConfig(DataConfig(limit_train=256, limit_test=64), ModelConfig(latent_dim=4, hidden=(32,)),
-                    TrainConfig(epochs=2, max_steps=6))
-    training = ex.submit(lambda ctx: timed("training", train_run, cfg, "cpu", should_stop=ctx.should_stop), "train")
-    demo = aecore.tasks.submit(timed, "demo", one_class_demo, 1, "digits", 1, 0, device="cpu", executor=ex)
-    assert ex.snapshot(demo).state == "queued" and ex.snapshot(demo).queue_position == 1
-    assert ex.wait(training, timeout=120).state == "done" and ex.wait(demo, timeout=120).state == "done"
-    assert spans["training"][1] <= spans["demo"][0]  # never trained at the same time
 
 
 def test_one_class_demo_stopped_early_is_not_a_result():
     with pytest.raises(RuntimeError, match="did not finish"):
         one_class_demo(0, epochs=1, should_stop=lambda: True, device="cpu")
-    ex = Executor({"train": 1})
-    failed = ex.wait(aecore.tasks.submit(one_class_demo, 99, executor=ex), timeout=60)
+    failed = background.wait(workers.submit(units.one_class, 99, "fashion-mnist-sample", 10, 0, kind="train"), 120)
     assert failed.state == "failed" and "normal_class must be between 0 and 9" in failed.error
 
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import background
 from aecore.config import DataConfig
 from aecore.data import (DatasetUnavailable, FASHION_CLASSES, Split, class_gallery, is_available, load_dataset,
                          split_validation, to_float)
@@ -78,20 +77,6 @@ def test_limits_and_validation_split_are_seeded_and_disjoint():
 def test_split_rejects_float_images():
     with pytest.raises(ValueError, match="uint8"):
         Split(torch.rand(2, 1, 28, 28), torch.zeros(2, dtype=torch.long), ("a",))
-
-
-def test_prefetch_fills_the_cache_in_the_background(tmp_path):
-    from aecore.data import _load
-    from aecore.prepare import prefetch
-
-    cfg = DataConfig(name="mnist-sample")
-    work = prefetch(cfg)
-    assert background.wait(work, 30).state == "done"
-    hits = _load.cache_info().hits
-    load_dataset(cfg)
-    assert _load.cache_info().hits == hits + 1
-    assert prefetch(cfg) == work  # asked again on every page rerun: no new work
-    assert prefetch(DataConfig(name="mnist"), root=tmp_path) is None  # absent: nothing to load
 
 
 @pytest.mark.parametrize("name", ["fashion-mnist-sample", "mnist-sample"])

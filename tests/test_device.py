@@ -1,14 +1,16 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from aecore import background
+from aecore import background, workers
 from aecore.device import available_cpus, cgroup_cpu_limit, make_adam, pick_device
 from aecore.prepare import warm_up
+from tests import worker_units
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,11 +38,17 @@ def test_make_adam_uses_the_fused_kernel_on_cpu():
     assert opt.defaults["fused"] is True
 
 
-def test_warm_up_runs_once_and_leaves_the_optimiser_imports_done():
-    work = warm_up()
-    assert background.wait(work, 60).state == "done"
-    assert warm_up() == work
-    assert "torch._dynamo" in sys.modules  # what the first Adam in a process would otherwise import
+def test_warm_up_starts_the_workers_with_the_optimiser_imports_done():
+    warm_up()
+    pool = workers.pool()
+    started = time.monotonic()
+    while len(pool.pids()) < pool.size:
+        assert time.monotonic() - started < 5, "warm_up starts the workers at once, not as they are asked for"
+        time.sleep(0.05)
+    warm_up()
+    assert len(pool.pids()) == pool.size  # asked on every page: no more workers
+    work = workers.submit(worker_units.modules, ("torch._dynamo", "torch"))
+    assert background.wait(work, 120).result == [True, True]  # what the first Adam in a process would import
 
 
 @pytest.mark.parametrize("bf16", [False, True])

@@ -9,6 +9,7 @@ import safetensors.torch
 import torch
 
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aecore import background, units, workers
 from aecore.background import Executor
 from aecore.step_log import READ_EVERY
 from aecore.jobs import JobRegistry
@@ -62,34 +63,20 @@ def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
     assert (work.kind, work.state, work.result, work.fraction) == ("train", "done", p.run_id, 1.0)
 
 
-def test_a_training_job_and_the_one_class_demo_never_train_at_the_same_time(runs_dir, monkeypatch):
+def test_a_training_job_and_the_one_class_demo_never_train_at_the_same_time(runs_dir):
     """One training slot is shared: the demo (started second) trains only after the job has finished training."""
-    from aecore import anomaly, jobs, tasks
-
-    spans: dict[str, list[float]] = {}  # who -> times of its real training events, first to last
-    steps: dict[str, int] = {}
-
-    def recording(who: str, real):
-        def train_run(cfg, device, on_event, *args, **kwargs):
-            def on_step(e):
-                spans.setdefault(who, []).append(time.monotonic())
-                steps[who] = max(steps.get(who, 0), e.step)
-                on_event(e)
-            return real(cfg, device, on_step, *args, **kwargs)
-        return train_run
-
-    monkeypatch.setattr(jobs, "train_run", recording("job", jobs.train_run))
-    monkeypatch.setattr(anomaly, "train_run", recording("demo", anomaly.train_run))
-    ex = Executor({"train": 1, "compute": 1})
+    ex = background.executor()
     reg = JobRegistry(executor=ex)
     job_id = reg.start(SMALL)
-    demo_id = tasks.submit(anomaly.one_class_demo, 0, "fashion-mnist-sample", 1, executor=ex)
-    assert ex.snapshot(demo_id).queue_position == 1  # queued behind the job in the one slot
-    assert reg.wait(job_id, 60).state == "done"
-    demo = ex.wait(demo_id, 60)
+    demo_id = workers.submit(units.one_class, 0, "fashion-mnist-sample", 1, 0, kind="train")
+    while not reg.progress(job_id).finished:
+        assert ex.snapshot(demo_id).state == "queued"  # behind the job in the one training slot
+        time.sleep(0.05)
+    job = reg.progress(job_id)
+    assert job.state == "done" and job.step == 44
+    demo = ex.wait(demo_id, 120)
     assert demo.state == "done", demo.error
-    assert steps["job"] == 44 and steps["demo"] > 0  # both really trained
-    assert spans["job"][-1] < spans["demo"][0]  # and never at the same time
+    assert demo.result.normal_class == 0 and len(demo.result.scores) == len(demo.result.labels) > 0
 
 
 def test_reconstructions_sharpen_epoch_by_epoch(runs_dir):

@@ -3,7 +3,6 @@ it was, with its model, optimiser and step count, and ends exactly as the same j
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
@@ -66,15 +65,12 @@ def test_stop_ends_paused_work_and_queued_work_cannot_be_paused():
     ex.stop(queued)
 
 
-def held_in_pause(job_id: str) -> bool:
-    """Whether the job's worker thread is waiting inside should_stop: a pause holds it there, between batches."""
-    thread = next((t for t in threading.enumerate() if t.name.endswith(job_id)), None)
-    frame = sys._current_frames().get(thread.ident) if thread else None
-    names = []
-    while frame is not None:
-        names.append(frame.f_code.co_name)
-        frame = frame.f_back
-    return bool(names) and names[0] == "wait" and "should_stop" in names
+def held_still(reg: JobRegistry, job_id: str, seconds: float = 0.6) -> bool:
+    """Whether the job's step stayed the same for `seconds`: its worker is held between batches, and the batch
+    under way when the pause came has landed."""
+    before = reg.progress(job_id).step
+    time.sleep(seconds)
+    return reg.progress(job_id).step == before
 
 
 def weights(run_id: str) -> dict[str, torch.Tensor]:
@@ -90,7 +86,7 @@ def test_a_paused_job_keeps_its_step_and_ends_as_an_unpaused_one(runs_dir):
     until(lambda: reg.progress(job_id).step >= 3)
     assert reg.pause(job_id)
     until(lambda: reg.progress(job_id).state == "paused")
-    until(lambda: held_in_pause(job_id))  # the batch under way when the pause came lands first
+    until(lambda: held_still(reg, job_id))  # the batch under way when the pause came lands first
     held = reg.progress(job_id).step
     time.sleep(1.0)
     p = reg.progress(job_id)

@@ -36,3 +36,10 @@ def pid_and_setting(ctx: Any) -> tuple[int, str | None]:
 
 def fail(ctx: Any) -> None:
     raise ValueError("a unit's own error")
+
+
+def modules(names: tuple[str, ...], ctx: Any) -> list[bool]:
+    """Which of these modules the worker has imported."""
+    import sys
+
+    return [name in sys.modules for name in names]

@@ -1,22 +1,19 @@
 """What the Generate page draws new images from: a VAE's prior, a Gaussian mixture over training codes, class means.
 
 The mixture is fitted to the codes of up to `MIXTURE_CODES` training images, which takes seconds, so it is
-`compute` work on the one executor keyed by run, dataset and number of components: two sessions asking for
+`compute` work in a worker process keyed by run, dataset and number of components: two sessions asking for
 the same mixture share one fit, and the page waits on it through `ui.waiting`. Sampling from a fitted mixture
 and decoding a few dozen codes takes milliseconds, so it runs in the script.
 """
 
 from __future__ import annotations
 
-from functools import partial
 
 import numpy as np
 import streamlit as st
 
-from aecore import background
-from aecore.config import DataConfig
-from aecore.data import Split, load_dataset
-from aecore.generate import CodeMixture, class_means, mixture_of_codes, sample_mixture, sample_prior
+from aecore import units, workers
+from aecore.generate import CodeMixture, class_means, sample_mixture, sample_prior
 from aecore.infer import gray_uint8
 from aecore.latent import decode_codes, encode_split
 from ui.loaders import cached_model, cached_test_split
@@ -25,12 +22,6 @@ from ui.waiting import result_of
 MIXTURE_CODES = 5000  # training images whose codes the mixture is fitted to
 MIXTURE_SEED = 0  # the fit is seeded, so one run and one number of components always give the same mixture
 CODE_SUBSET = 1000  # test images whose codes set the sliders' directions and the class means
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the training images…")
-def cached_train_split(dataset: str) -> Split:
-    """The training images of a dataset; shared read-only across sessions."""
-    return load_dataset(DataConfig(name=dataset))[0]
 
 
 @st.cache_data(max_entries=32, show_spinner="Drawing new images…")
@@ -55,8 +46,8 @@ def cached_class_means(run_id: str, dataset: str) -> np.ndarray:
 
 def mixture_work(run_id: str, dataset: str, components: int) -> str:
     """The id of the work fitting a `components`-curve mixture to the run's training codes (a `CodeMixture`)."""
-    return background.submit(partial(_mixture, cached_model(run_id), cached_train_split(dataset), components),
-                             "compute", key=("mixture", run_id, dataset, components, MIXTURE_SEED))
+    return workers.submit(units.mixture, run_id, dataset, components, MIXTURE_SEED, MIXTURE_CODES,
+                          key=("mixture", run_id, dataset, components, MIXTURE_SEED))
 
 
 def mixture_or_none(run_id: str, dataset: str, components: int) -> CodeMixture | None:
@@ -68,7 +59,3 @@ def mixture_or_none(run_id: str, dataset: str, components: int) -> CodeMixture |
 def mixture_samples(run_id: str, mixture: CodeMixture, n: int, seed: int) -> np.ndarray:
     """(n, H, W) uint8 images decoded from n codes drawn from the mixture."""
     return gray_uint8(decode_codes(cached_model(run_id), sample_mixture(mixture, n, seed)))
-
-
-def _mixture(model, split: Split, components: int, ctx: background.Context) -> CodeMixture:
-    return mixture_of_codes(model, split, components, MIXTURE_SEED, n=MIXTURE_CODES, on_progress=ctx.report)

@@ -2,7 +2,7 @@
 
 Everything is keyed by run id and dataset name (a saved run never changes). Reconstructions and codes are
 quick, and cached with `st.cache_data`, which every session shares. Scoring a whole test split and drawing
-a map are slow, so they are `compute` work on the one executor (`aecore.background`), keyed by run, dataset
+a map are slow, so they are `compute` work in a worker process (`aecore.workers`), keyed by run, dataset
 and settings: two sessions asking for the same map share one computation, at most one such computation
 runs at once by default (`AECORE_MAX_COMPUTE`), and a page waits on the id through `ui.waiting`.
 """
@@ -19,26 +19,25 @@ import streamlit as st
 
 import aecore.infer
 import aecore.latent
-from aecore import background
-from aecore.anomaly import ErrorReport, error_report
-from aecore.latent import Codes, MapSettings, Projection
-from aecore.scoring import evaluate_per_image
+from aecore import units, workers
+from aecore.latent import Codes, MapSettings
 from ui.loaders import cached_model, cached_test_split
 
-computed: Counter[str] = Counter()  # how often each kind of work really ran in this process: shared work counts once
+MAP_CANCEL_AFTER = 1.0  # a map nobody waits for is ended with its worker this soon: its native loops never ask
+computed: Counter[str] = Counter()  # how often each kind of work really started from this server: shared work counts once
 _computed_lock = threading.Lock()
 
 
 def scores_work(run_id: str, dataset: str) -> str:
     """The id of the work scoring every test image of the dataset through the run's model: `{metric: (N,)}`."""
-    return background.submit(partial(_scores, cached_model(run_id), cached_test_split(dataset)), "compute",
-                             key=("scores", run_id, dataset))
+    return workers.submit(units.scores, run_id, dataset, key=("scores", run_id, dataset),
+                          on_start=partial(_count, "scores"))
 
 
 def errors_work(run_id: str, dataset: str, k: int) -> str:
     """The id of the work giving each test image's reconstruction error and the k worst (an `ErrorReport`)."""
-    return background.submit(partial(_errors, cached_model(run_id), cached_test_split(dataset), k), "compute",
-                             key=("errors", run_id, dataset, k))
+    return workers.submit(units.errors, run_id, dataset, k, key=("errors", run_id, dataset, k),
+                          on_start=partial(_count, "errors"))
 
 
 def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, settings: MapSettings,
@@ -51,8 +50,9 @@ def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, s
     # only the settings of the chosen method make a different map; a digest keys a long selection
     used = {"tsne": (settings.perplexity,), "umap": (settings.n_neighbors, settings.min_dist)}.get(method, ())
     chosen = hashlib.sha1(np.asarray(images, np.int64).tobytes()).hexdigest() if images is not None else None
-    return background.submit(partial(_projection, codes.z, method, dims, settings), "compute",
-                             key=("projection", run_id, dataset, n, method, dims, used, chosen))
+    return workers.submit(units.projection, codes.z, method, dims, settings, cancel_after=MAP_CANCEL_AFTER,
+                          key=("projection", run_id, dataset, n, method, dims, used, chosen),
+                          on_start=partial(_count, "projection"))
 
 
 def map_codes(run_id: str, dataset: str, n: int, images: tuple[int, ...] | None = None) -> Codes:
@@ -71,27 +71,6 @@ def cached_reconstructions(run_id: str, dataset: str, indices: tuple[int, ...]) 
 def cached_codes(run_id: str, dataset: str, n: int) -> Codes:
     """The codes of n seeded test images of the dataset through the run's encoder."""
     return aecore.latent.encode_split(cached_model(run_id), cached_test_split(dataset), n=n)
-
-
-def _scores(model, split, ctx: background.Context) -> dict[str, np.ndarray]:
-    _count("scores")
-    ctx.report(0.0, f"{len(split):,} images")
-    return evaluate_per_image(model, split)
-
-
-def _errors(model, split, k: int, ctx: background.Context) -> ErrorReport:
-    _count("errors")
-    ctx.report(0.0, f"{len(split):,} images")
-    return error_report(model, split, k=k)
-
-
-def _projection(z: np.ndarray, method: str, dims: int, settings: MapSettings, ctx: background.Context) -> Projection:
-    """A one-number code is laid out as a strip; others go through `aecore.latent.project`."""
-    _count("projection")
-    if z.shape[1] == 1:
-        warning = aecore.latent.standardise(z)[2]  # DegenerateCodes when every code is the same
-        return Projection(aecore.latent.strip_points(z), np.arange(len(z)), "strip", warning=warning)
-    return aecore.latent.project(z, method, dims, settings=settings, on_progress=ctx.report)
 
 
 def _count(kind: str) -> None:
