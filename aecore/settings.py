@@ -119,6 +119,23 @@ def ray_gpus() -> float:
     return env_float("AECORE_RAY_GPUS", 0.0, 0.0, 64.0)
 
 
+def current() -> dict[str, str]:
+    """Every `AECORE_*` variable of this process: what a worker process is handed with each task."""
+    return {k: v for k, v in os.environ.items() if k.startswith(PREFIX)}
+
+
+def adopt(values: dict[str, str]) -> None:
+    """Make `values` this process's `AECORE_*` variables (a worker, for the task it was handed)."""
+    for key in [k for k in os.environ if k.startswith(PREFIX)]:
+        del os.environ[key]
+    os.environ.update({k: v for k, v in values.items() if k.startswith(PREFIX)})
+
+
+def keep_numba_cache() -> None:
+    """Numba's compiled code (UMAP's) kept in the cache folder, unless the environment says where already."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
+
+
 def problems() -> list[str]:
     """One sentence for every setting with a bad value; empty when all are good."""
     checks: list[Callable[[], object]] = [max_jobs, max_compute, threads, device, ray_address]

@@ -58,17 +58,16 @@ class Task:
 
     fn: Callable[..., Any]
     args: tuple = ()
-    env: dict[str, str] = field(default_factory=lambda: {k: v for k, v in os.environ.items()
-                                                          if k.startswith(settings.PREFIX)})
+    env: dict[str, str] = field(default_factory=settings.current)
 
 
 class _Worker:
     """The serving side of one worker process: its process, its two pipes, and whether it is lent out."""
 
-    def __init__(self, mp: Any, cache: str):
+    def __init__(self, mp: Any):
         self.tasks, remote_tasks = mp.Pipe()  # to the worker: tasks and stop/pause/resume
         remote_events, self.events = mp.Pipe()  # from the worker: ready, progress, the end
-        self.process = mp.Process(target=_serve, args=(remote_tasks, remote_events, cache), name="aecore-worker",
+        self.process = mp.Process(target=_serve, args=(remote_tasks, remote_events), name="aecore-worker",
                                   daemon=True)
         _start_without_main(self.process)
         remote_tasks.close()
@@ -215,7 +214,7 @@ class WorkerPool:
                 self._changed.wait()
 
     def _new(self) -> _Worker:  # caller holds the condition
-        worker = _Worker(self._mp, str(settings.cache_dir() / "numba"))
+        worker = _Worker(self._mp)
         self._count += 1
         return worker
 
@@ -267,10 +266,10 @@ class _WorkerContext:
         self._events.send(("progress", fraction, message, detail))
 
 
-def _serve(tasks: Any, events: Any, cache: str) -> None:
+def _serve(tasks: Any, events: Any) -> None:
     """A worker process's life: import once, then run tasks one at a time until told to exit or the server goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
-    os.environ.setdefault("NUMBA_CACHE_DIR", cache)
+    settings.keep_numba_cache()
     from . import units  # torch, the models and the map libraries, once per worker
 
     units.warm()
@@ -290,9 +289,7 @@ def _serve(tasks: Any, events: Any, cache: str) -> None:
 
 def _outcome(task: Task, ctx: _WorkerContext) -> tuple:
     """The end message of one task: its result, a stop, or its exception (as itself when it can travel)."""
-    for key in [k for k in os.environ if k.startswith(settings.PREFIX)]:
-        del os.environ[key]
-    os.environ.update(task.env)
+    settings.adopt(task.env)
     try:
         return ("result", task.fn(*task.args, ctx))
     except Stopped:

@@ -1,0 +1,153 @@
+"""Training where users train: in the app, with the Train page open, against the command line; and how the server
+answers while it trains.
+
+    python benchmarks/bench_app.py [--presets fashion-mlp,quick-demo] [--epochs 4] [--opens 20]
+
+Starts a real `streamlit run app.py` on a free port with its own run store and drives it with Debian's headless
+Chromium (as tests/browser does). For each preset: Train is clicked with the page left open, as a person watching
+it, until "Finished in"; then the same preset is trained with `python -m aecore train` on the same machine.
+Printed: images/s of each (from the runs' own histories) and their ratio (the app's over the command line's).
+Then the health endpoint's 95th and 99th percentile latency and a second visitor's time to open Runs (95th
+percentile over `--opens` opens), idle and while a job trains, side by side in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from studio import CHROMIUM, CHROMIUM_ARGS, TRAIN_BUTTON, start_server, stop_server, wait_idle  # noqa: E402
+
+from aecore.store.runs import list_runs  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def health_latencies(url: str, seconds: float) -> list[float]:
+    """Milliseconds of each health request made back to back for `seconds`."""
+    out, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as r:
+            r.read()
+        out.append(1000 * (time.perf_counter() - started))
+        time.sleep(0.05)
+    return out
+
+
+def runs_opens(browser, url: str, n: int) -> list[float]:
+    """Seconds a fresh visitor waits for the Runs page to be drawn, `n` times."""
+    times = []
+    for _ in range(n):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        started = time.monotonic()
+        page.goto(f"{url}/runs")
+        page.get_by_role("heading", name="Runs").first.wait_for(timeout=60_000)
+        wait_idle(page)
+        times.append(time.monotonic() - started)
+        context.close()
+    return times
+
+
+def train_in_app(page, url: str, preset: str, epochs: int) -> float:
+    """Seconds from the click to "Finished in", the page open all along."""
+    page.goto(f"{url}/train?preset={preset}&epochs={epochs}")
+    button = page.get_by_role("button", name=TRAIN_BUTTON)
+    button.wait_for(timeout=180_000)
+    page.get_by_text("Measuring how fast").wait_for(state="detached", timeout=180_000)
+    wait_idle(page)
+    started = time.monotonic()
+    page.get_by_role("button", name=TRAIN_BUTTON).click()
+    page.get_by_text("Finished in").wait_for(timeout=1_800_000)
+    return time.monotonic() - started
+
+
+def train_on_cli(runs: Path, preset: str, epochs: int) -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "aecore", "train", "--preset", preset, "--epochs", str(epochs),
+                    "--device", "cpu"], cwd=ROOT, check=True, capture_output=True,
+                   env={**os.environ, "AECORE_RUNS_DIR": str(runs), "AECORE_THREADS": "1"})
+    return time.monotonic() - started
+
+
+def newest_speed(runs: Path) -> float:
+    newest = max(list_runs(runs), key=lambda r: r.created)
+    return newest.history.images_per_sec
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", default="fashion-mlp,quick-demo")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--opens", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0, help="of health requests, idle and busy")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    app_runs, cli_runs = folder / "app", folder / "cli"
+    app_runs.mkdir()
+    cli_runs.mkdir()
+    proc, url = start_server(app_runs)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            for preset in args.presets.split(","):
+                app_s = train_in_app(page, url, preset, args.epochs)
+                app_speed = newest_speed(app_runs)
+                cli_s = train_on_cli(cli_runs, preset, args.epochs)
+                cli_speed = newest_speed(cli_runs)
+                rows.append({"preset": preset, "app_images_per_s": round(app_speed), "cli_images_per_s": round(cli_speed),
+                             "ratio": round(app_speed / cli_speed, 2), "app_wall_s": round(app_s, 1),
+                             "cli_wall_s": round(cli_s, 1)})
+                print(json.dumps(rows[-1]), flush=True)
+            idle_health = health_latencies(url, args.seconds)
+            idle_opens = runs_opens(browser, url, args.opens)
+            # the same while a long job trains, started from a page left open
+            page.goto(f"{url}/train?preset=fashion-mlp&epochs=200")
+            page.get_by_role("button", name=TRAIN_BUTTON).wait_for(timeout=180_000)
+            wait_idle(page)
+            page.get_by_role("button", name=TRAIN_BUTTON).click()
+            page.get_by_text("Time left").first.wait_for(timeout=120_000)
+            busy: dict[str, list[float]] = {}
+            health = threading.Thread(target=lambda: busy.setdefault("health", health_latencies(url, args.seconds)))
+            health.start()
+            busy_opens = runs_opens(browser, url, args.opens)
+            health.join()
+            page.get_by_role("button", name="Stop").first.click()
+            browser.close()
+    finally:
+        stop_server(proc)
+    print(json.dumps({
+        "health_ms_p95_idle": round(percentile(idle_health, 0.95), 1),
+        "health_ms_p95_training": round(percentile(busy["health"], 0.95), 1),
+        "health_ms_p99_idle": round(percentile(idle_health, 0.99), 1),
+        "health_ms_p99_training": round(percentile(busy["health"], 0.99), 1),
+        "runs_open_s_p95_idle": round(percentile(idle_opens, 0.95), 2),
+        "runs_open_s_p95_training": round(percentile(busy_opens, 0.95), 2),
+        "runs_open_s_median_training": round(statistics.median(busy_opens), 2),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
