@@ -258,10 +258,10 @@ def registry() -> JobRegistry:
 
 def ray_registry(root: str | Path | None = None, address: str | None = None) -> JobRegistry:
     """A job registry whose jobs train on Ray at `address` (default `AECORE_RAY_ADDRESS`)."""
-    from .cluster import IN_FLIGHT, RayTraining  # an optional dependency: Ray is imported only for a cluster
+    from .cluster import IN_FLIGHT, RayBackend, RayTraining  # optional: Ray is imported only for a cluster
 
-    training = RayTraining(address or settings.ray_address() or "local", settings.ray_cpus(), settings.ray_gpus(),
-                           follow_events, save_result)
+    backend = RayBackend(address or settings.ray_address() or "local", settings.ray_cpus(), settings.ray_gpus())
+    training = RayTraining(backend, follow_events, save_result)
     return JobRegistry(executor=Executor({"train": IN_FLIGHT, "compute": 1}), root=root, train=training)
 
 
