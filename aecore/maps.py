@@ -8,6 +8,7 @@ thousand and a map of more points shows no more.
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -107,13 +108,33 @@ def _umap(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Pr
     from umap import UMAP  # a map library: its import compiles numba code (2 s and more), only when a map asks
 
     n_neighbors = min(settings.n_neighbors, len(x) - 1)
-    report(0.1, f"UMAP of {len(x):,} codes ({n_neighbors} neighbours, minimum distance {settings.min_dist:g})")
+    report(0.1, f"UMAP of {len(x):,} codes ({n_neighbors} neighbours, minimum distance {settings.min_dist:g}): "
+                "finding neighbours")
     # a seeded UMAP runs on one thread, which is what makes it repeatable (umap-learn's reproducibility notes)
+    # its epochs are a loop under a tqdm bar, whose documented `tqdm_kwds` take a file: the bar's "n/total" goes
+    # to `report` at most twice a second, so the page's progress moves, and a stop raised there ends the map
+    bar = {"disable": False, "file": _EpochsTo(report, f"UMAP of {len(x):,} codes"), "mininterval": 0.5,
+           "bar_format": "{n}/{total}", "desc": ""}
     reducer = UMAP(n_components=dims, n_neighbors=n_neighbors, min_dist=settings.min_dist, random_state=seed,
-                   n_jobs=1, init="spectral" if len(x) > 2 * dims + 2 else "random")
+                   n_jobs=1, init="spectral" if len(x) > 2 * dims + 2 else "random", tqdm_kwds=bar)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(disconnected|spectral|n_jobs).*")
         return reducer.fit_transform(x.astype(np.float32))
+
+
+class _EpochsTo:
+    """A file for umap-learn's epoch bar: each "n/total" written to it is reported as the map's progress."""
+
+    def __init__(self, report: Progress, what: str):
+        self.report, self.what = report, what
+
+    def write(self, text: str) -> None:
+        if found := re.findall(r"(\d+)/(\d+)", text):
+            done, total = (int(v) for v in found[-1])
+            self.report(0.2 + 0.8 * done / max(total, 1), f"{self.what}: step {done} of {total}")
+
+    def flush(self) -> None:
+        pass
 
 
 def _threads(n: int) -> int:

@@ -30,6 +30,25 @@ def test_umap_is_seeded_keeps_clusters_apart_and_reports_progress(dims):
     assert own_cluster_share(p.points, np.arange(300) % 3) > 0.95
 
 
+def test_umap_reports_its_epochs_as_it_goes_and_a_stop_there_ends_it():
+    z = blobs(n=1500)
+    seen: list[tuple[float, str]] = []
+    project(z, "umap", on_progress=lambda f, m: seen.append((f, m)))
+    steps = [(f, m) for f, m in seen if " step " in m]
+    assert len(steps) >= 2 and steps[-1][1].endswith(" step 500 of 500")  # the bar's last "n/total", and more before
+    assert [f for f, _ in steps] == sorted(f for f, _ in steps) and steps[0][0] < steps[-1][0]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_a_step(fraction: float, message: str) -> None:
+        if " step " in message:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        project(z, "umap", on_progress=stop_at_a_step)
+
+
 def test_umap_settings_change_the_map_and_small_inputs_lower_the_neighbours():
     z = blobs(n=200)
     tight = project(z, "umap", settings=MapSettings(n_neighbors=5, min_dist=0.0)).points
