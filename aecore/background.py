@@ -39,6 +39,9 @@ FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
 SHARED = ("queued", "running", "paused", "done")  # a key joins work in these states; failed or stopped work is tried anew
 
 
+UNWATCHED = "nobody was waiting for it any more"
+
+
 class Stopped(Exception):
     """Raised by `Context.report` once the work has been asked to stop."""
 
@@ -94,6 +97,16 @@ class Context:
     def paused(self) -> bool:
         return not self._entry.resumed.is_set()
 
+    def unwatched(self) -> bool:
+        """Whether nobody has asked about this work for its `drop_after` seconds (the page moved on, the tab
+        closed): work that follows work elsewhere then stops it, so nothing is computed for nobody."""
+        return self._entry.unwatched()
+
+    def give_up(self) -> None:
+        """Stop unwatched work from inside: it ends as stopped, saying nobody was waiting for it."""
+        self._entry.stop.set()
+        self._entry.resumed.set()
+
     def report(self, fraction: float, message: str = "", detail: Any = None) -> None:
         """Publish progress; raises Stopped once a stop was asked, so work that only reports still ends."""
         if self.should_stop():
@@ -109,8 +122,11 @@ class Context:
 
 
 class _Entry:
-    def __init__(self, entry_id: str, kind: str, key: Hashable | None, fn: Callable[[Context], Any]):
+    def __init__(self, entry_id: str, kind: str, key: Hashable | None, fn: Callable[[Context], Any],
+                 drop_after: float | None = None):
         self.id, self.kind, self.key, self.fn = entry_id, kind, key, fn
+        self.drop_after = drop_after  # seconds nobody asks about it before it is dropped; None: never
+        self.seen = time.monotonic()  # when someone last asked about it
         self.stop = threading.Event()
         self.resumed = threading.Event()  # cleared while paused
         self.resumed.set()
@@ -118,6 +134,9 @@ class _Entry:
         self.done: Future[Snapshot] = Future()
         self.started = 0.0
         self.snapshot = Snapshot(entry_id, kind, "queued")
+
+    def unwatched(self) -> bool:
+        return self.drop_after is not None and time.monotonic() - self.seen > self.drop_after
 
     def update(self, **changes: Any) -> None:
         if self.started and "elapsed" not in changes:
@@ -141,14 +160,21 @@ class Executor:
         self._running: dict[str, set[str]] = {kind: set() for kind in KINDS}
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None) -> str:
-        """Queue `fn(ctx)` as work of `kind`; returns its id, or the id of the shared work already under `key`."""
+    def submit(self, fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None,
+               drop_after: float | None = None) -> str:
+        """Queue `fn(ctx)` as work of `kind`; returns its id, or the id of the shared work already under `key`.
+
+        With `drop_after`, work nobody has asked about (`snapshot`, `find`, `wait`, `submit` of its key) for that
+        many seconds is dropped from the queue, and running work hears it through `Context.unwatched`.
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown kind of work {kind!r}; choose one of: {', '.join(KINDS)}")
         with self._lock:
             if key is not None and (existing := self._find(key)) is not None:
+                self._entries[existing].seen = time.monotonic()
                 return existing
-            entry = _Entry(secrets.token_hex(6), kind, key, fn)
+            self._drop_unwatched()
+            entry = _Entry(secrets.token_hex(6), kind, key, fn, drop_after)
             self._entries[entry.id] = entry
             self._queues[kind].append(entry.id)
             self._forget_old()
@@ -158,7 +184,10 @@ class Executor:
     def snapshot(self, work_id: str) -> Snapshot:
         """The latest snapshot; KeyError for an id this process does not know (forgotten, or before a restart)."""
         with self._lock:
-            return self._snapshot(self._entries[work_id])
+            entry = self._entries[work_id]
+            entry.seen = time.monotonic()
+            self._drop_unwatched()  # every page's poll sweeps: queued work nobody polls goes
+            return self._snapshot(entry)
 
     def snapshots(self, kind: str | None = None) -> list[Snapshot]:
         """Every known piece of work (of one kind), newest first, read in one go."""
@@ -168,7 +197,10 @@ class Executor:
     def find(self, key: Hashable) -> str | None:
         """The id of the queued, running or done work submitted under `key`, if there is one."""
         with self._lock:
-            return self._find(key)
+            found = self._find(key)
+            if found is not None:
+                self._entries[found].seen = time.monotonic()
+            return found
 
     def stop(self, work_id: str) -> None:
         """Ask work to stop: queued work is dropped at once, running work stops when it next checks."""
@@ -205,7 +237,9 @@ class Executor:
     def wait(self, work_id: str, timeout: float | None = None) -> Snapshot:
         """Block until the work has finished and return its last snapshot (TimeoutError if it has not)."""
         with self._lock:
-            done = self._entries[work_id].done
+            entry = self._entries[work_id]
+            entry.seen = time.monotonic()
+            done = entry.done
         try:
             return done.result(timeout)
         except TimeoutError:
@@ -248,7 +282,14 @@ class Executor:
                 return entry.id
         return None
 
+    def _drop_unwatched(self) -> None:  # caller holds the lock
+        for kind, queue in self._queues.items():
+            for work_id in [i for i in queue if self._entries[i].unwatched()]:
+                queue.remove(work_id)
+                self._finish(self._entries[work_id], state="stopped", message=UNWATCHED)
+
     def _dispatch(self, kind: str) -> None:  # caller holds the lock
+        self._drop_unwatched()
         queue, running = self._queues[kind], self._running[kind]
         while queue and len(running) < self.slots[kind]:
             entry = self._entries[queue.popleft()]
@@ -272,7 +313,7 @@ class Executor:
         try:
             result = entry.fn(Context(entry))
         except Stopped:
-            changes = {"state": "stopped", "message": "stopped"}
+            changes = {"state": "stopped", "message": UNWATCHED if entry.unwatched() else "stopped"}
         except Exception as err:  # failed work must say so, never look finished and good
             log.error("%s work %s failed:\n%s", entry.kind, entry.id, traceback.format_exc())
             changes = {"state": "failed", "error": f"{type(err).__name__}: {err}"}
@@ -311,9 +352,10 @@ def _shutdown_at_exit(ex: Executor) -> None:
         log.warning("work %s was still running at exit", ", ".join(left))
 
 
-def submit(fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None) -> str:
+def submit(fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None,
+           drop_after: float | None = None) -> str:
     """Queue `fn(ctx)` in the process-wide executor; returns its id (a shared one under `key`)."""
-    return executor().submit(fn, kind, key)
+    return executor().submit(fn, kind, key, drop_after)
 
 
 def snapshot(work_id: str) -> Snapshot:

@@ -199,6 +199,8 @@ class RayBackend:
             if ctx.paused() != paused and stop_sent is None:
                 paused = not paused
                 (runner.pause if paused else runner.resume).remote()
+            if stop_sent is None and ctx.unwatched():
+                ctx.give_up()  # the page moved on or closed: nothing is computed for nobody
             if ctx.stop_asked() and stop_sent is None:
                 if not started[0]:
                     ray.kill(runner)  # still in Ray's queue: it never starts

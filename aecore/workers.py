@@ -188,6 +188,8 @@ class WorkerPool:
                     raise payload[0]
             if not worker.process.is_alive():
                 raise WorkerLost(f"the worker process doing this ended unexpectedly: {worker.why()}")
+            if stop_sent is None and ctx.unwatched():
+                ctx.give_up()  # the page moved on or closed: nothing is computed for nobody
             if stop_sent is None and ctx.stop_asked():
                 worker.tasks.send(("stop", on_stop()))
                 stop_sent = time.monotonic()
@@ -318,16 +320,18 @@ def pool() -> WorkerPool:
 
 
 def submit(fn: Callable[..., Any], *args: Any, kind: str = "compute", key: Any = None,
-           cancel_after: float = CANCEL_AFTER, on_start: Callable[[], None] = lambda: None) -> str:
+           cancel_after: float = CANCEL_AFTER, on_start: Callable[[], None] = lambda: None,
+           drop_after: float | None = None) -> str:
     """Queue the unit `fn(*args, ctx)` on the process-wide executor, to run in a worker; returns the work's id
-    (a shared one under `key`). `on_start()` is called here as the work leaves the queue (to count it)."""
+    (a shared one under `key`). `on_start()` is called here as the work leaves the queue (to count it);
+    `drop_after` drops or stops it once nobody has asked about it for that many seconds."""
     task = Task(fn, args)
 
     def work(ctx: Context) -> Any:
         on_start()
         return run(task, ctx, cancel_after=cancel_after)
 
-    return background.submit(work, kind, key)
+    return background.submit(work, kind, key, drop_after)
 
 
 def run(task: Task, ctx: Any, on_stop: Callable[[], Any] = lambda: None, cancel_after: float = CANCEL_AFTER,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aecore.background import Executor
+from aecore.background import UNWATCHED, Executor
 from aecore.workers import Task, WorkerPool
 from tests import worker_units
 
@@ -77,3 +77,19 @@ def test_a_task_that_never_asks_is_ended_with_its_worker_after_a_stop(pool):
     asked = time.monotonic()
     assert ex.wait(work, 10).state == "stopped" and time.monotonic() - asked < 5
     assert ex.wait(ex.submit(in_pool(pool, Task(worker_units.wait_then, (1, 0.0)))), 120).result == 1
+
+
+def test_work_nobody_asks_about_is_stopped_in_its_worker_or_dropped_from_the_queue(pool):
+    ex = Executor({"train": 1, "compute": 1})
+    watched = ex.submit(in_pool(pool, Task(worker_units.wait_then, ("kept", 60.0))), drop_after=0.5)
+    queued = ex.submit(in_pool(pool, Task(worker_units.wait_then, ("never", 0.0))), drop_after=0.5)
+    started = time.monotonic()
+    while time.monotonic() - started < 2.0:  # a page polling its own work twice a second keeps it going
+        assert ex.snapshot(watched).state == "running"
+        time.sleep(0.1)
+    assert ex.snapshot(queued).state == "stopped" and ex.snapshot(queued).message == UNWATCHED  # nobody polled it
+    time.sleep(1.0)  # now nobody asks about the running one either: the tab was closed
+    s = ex.wait(watched, 10)
+    assert s.state == "stopped" and s.message == UNWATCHED and s.result is None
+    unbounded = ex.submit(in_pool(pool, Task(worker_units.wait_then, ("trained", 1.0))), "train")
+    assert ex.wait(unbounded, 60).result == "trained"  # work without drop_after (training) runs whoever watches

@@ -17,7 +17,7 @@ from aecore.generate import CodeMixture, class_means, sample_mixture, sample_pri
 from aecore.infer import gray_uint8
 from aecore.latent import decode_codes, encode_split
 from ui.loaders import cached_model, cached_test_split
-from ui.waiting import result_of
+from ui.waiting import UNWATCHED_AFTER, result_of
 
 MIXTURE_CODES = 5000  # training images whose codes the mixture is fitted to
 MIXTURE_SEED = 0  # the fit is seeded, so one run and one number of components always give the same mixture
@@ -47,7 +47,8 @@ def cached_class_means(run_id: str, dataset: str) -> np.ndarray:
 def mixture_work(run_id: str, dataset: str, components: int) -> str:
     """The id of the work fitting a `components`-curve mixture to the run's training codes (a `CodeMixture`)."""
     return workers.submit(units.mixture, run_id, dataset, components, MIXTURE_SEED, MIXTURE_CODES,
-                          key=("mixture", run_id, dataset, components, MIXTURE_SEED))
+                          key=("mixture", run_id, dataset, components, MIXTURE_SEED),
+                          drop_after=UNWATCHED_AFTER)
 
 
 def mixture_or_none(run_id: str, dataset: str, components: int) -> CodeMixture | None:

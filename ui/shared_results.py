@@ -22,22 +22,23 @@ import aecore.latent
 from aecore import units, workers
 from aecore.latent import Codes, MapSettings
 from ui.loaders import cached_model, cached_test_split
+from ui.waiting import UNWATCHED_AFTER
 
 MAP_CANCEL_AFTER = 1.0  # a map nobody waits for is ended with its worker this soon: its native loops never ask
-computed: Counter[str] = Counter()  # how often each kind of work really started from this server: shared work counts once
+computed: Counter[str] = Counter()  # how often each kind of work started from this server: shared work counts once
 _computed_lock = threading.Lock()
 
 
 def scores_work(run_id: str, dataset: str) -> str:
     """The id of the work scoring every test image of the dataset through the run's model: `{metric: (N,)}`."""
     return workers.submit(units.scores, run_id, dataset, key=("scores", run_id, dataset),
-                          on_start=partial(_count, "scores"))
+                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "scores"))
 
 
 def errors_work(run_id: str, dataset: str, k: int) -> str:
     """The id of the work giving each test image's reconstruction error and the k worst (an `ErrorReport`)."""
     return workers.submit(units.errors, run_id, dataset, k, key=("errors", run_id, dataset, k),
-                          on_start=partial(_count, "errors"))
+                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "errors"))
 
 
 def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, settings: MapSettings,
@@ -52,7 +53,7 @@ def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, s
     chosen = hashlib.sha1(np.asarray(images, np.int64).tobytes()).hexdigest() if images is not None else None
     return workers.submit(units.projection, codes.z, method, dims, settings, cancel_after=MAP_CANCEL_AFTER,
                           key=("projection", run_id, dataset, n, method, dims, used, chosen),
-                          on_start=partial(_count, "projection"))
+                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "projection"))
 
 
 def map_codes(run_id: str, dataset: str, n: int, images: tuple[int, ...] | None = None) -> Codes:

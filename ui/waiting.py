@@ -19,6 +19,7 @@ from ui.text import plain
 
 QUICK_SECONDS = 0.3  # work done this fast never shows a progress bar
 POLL_SECONDS = 0.5
+UNWATCHED_AFTER = 10.0  # seconds without a poll: the page moved on or closed, so the work is dropped or stopped
 
 
 def wait_for(work_id: str, label: str, stop_key: str | None = None) -> Snapshot | None:
