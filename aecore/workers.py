@@ -62,7 +62,7 @@ class Task:
 
 
 class _Worker:
-    """The serving side of one worker process: its process, its two pipes, and whether it is lent out."""
+    """The serving side of one worker process: its process, its two pipes, and whether its imports are done."""
 
     def __init__(self, mp: Any):
         self.tasks, remote_tasks = mp.Pipe()  # to the worker: tasks and stop/pause/resume
@@ -143,21 +143,22 @@ class WorkerPool:
         `ctx.publish`), `on_stop()` goes to the unit with a stop, and a unit still running `cancel_after` seconds
         after a stop is ended with its worker."""
         worker = self._borrow()
-        healthy = False
+        ended = False  # the worker sent the task's end: it is free for the next task, whatever the end was
         try:
             worker.wait_ready()
             worker.tasks.send(("task", task))
-            result = self._follow(worker, ctx, on_stop, cancel_after, on_report or ctx.publish)
-            healthy = True
-            return result
-        except Stopped:
-            healthy = True
-            raise
+            kind, value = self._follow(worker, ctx, on_stop, cancel_after, on_report or ctx.publish)
+            ended = True
         finally:
-            self._give_back(worker, healthy)
+            self._give_back(worker, ended)
+        if kind == "stopped":
+            raise Stopped()
+        if kind == "error":
+            raise value  # the unit's own exception, as itself: a failed task never costs its worker
+        return value
 
     def pids(self) -> list[int]:
-        """The worker processes alive now (for tests and the memory figures)."""
+        """The process ids of the workers waiting for a task now."""
         with self._changed:
             return [w.process.pid for w in self._idle]
 
@@ -180,12 +181,10 @@ class WorkerPool:
                     raise WorkerLost(f"the worker process doing this ended unexpectedly: {worker.why()}") from None
                 if kind == "progress":
                     on_report(*payload)
-                elif kind == "result":
-                    return payload[0]
+                elif kind in ("result", "error"):
+                    return kind, payload[0]
                 elif kind == "stopped":
-                    raise Stopped()
-                elif kind == "error":
-                    raise payload[0]
+                    return kind, None
             if not worker.process.is_alive():
                 raise WorkerLost(f"the worker process doing this ended unexpectedly: {worker.why()}")
             if stop_sent is None and ctx.unwatched():
@@ -199,7 +198,7 @@ class WorkerPool:
             elif stop_sent is not None and time.monotonic() - stop_sent > cancel_after:
                 worker.process.kill()  # stuck in a native call that never asks: the worker goes, the pool replaces it
                 worker.process.join(5.0)
-                raise Stopped()
+                return "stopped", None
 
     def _borrow(self) -> _Worker:
         with self._changed:
@@ -220,9 +219,9 @@ class WorkerPool:
         self._count += 1
         return worker
 
-    def _give_back(self, worker: _Worker, healthy: bool) -> None:
+    def _give_back(self, worker: _Worker, ended: bool) -> None:
         with self._changed:
-            if healthy and not self._closed and worker.process.is_alive():
+            if ended and not self._closed and worker.process.is_alive():
                 self._idle.append(worker)
                 worker = None
             else:

@@ -35,10 +35,13 @@ def test_a_task_runs_in_another_process_with_the_askers_settings(pool, runs_dir)
     assert again.result[0] in pool.pids() or again.result[0] == pid  # a warm worker is lent again, not a new one
 
 
-def test_a_units_own_error_fails_its_work_with_that_error(pool):
+def test_a_units_own_error_fails_its_work_with_that_error_and_keeps_the_worker(pool):
     ex = Executor({"train": 1, "compute": 1})
+    ex.wait(ex.submit(in_pool(pool, Task(worker_units.wait_then, (0, 0.0)))), 120)  # both workers up
+    before = sorted(pool.pids())
     s = ex.wait(ex.submit(in_pool(pool, Task(worker_units.fail))), 120)
     assert s.state == "failed" and s.error == "ValueError: a unit's own error"
+    assert sorted(pool.pids()) == before  # the worker that raised is lent again, not replaced
 
 
 @pytest.mark.parametrize("how, words", [("segfault", "segmentation fault"), ("kill", "killed")])
