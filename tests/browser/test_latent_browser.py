@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from studio import SHOTS, no_exception, screenshot, start_server, stop_server, wait_idle
+from studio import save_small_run, SHOTS, no_exception, screenshot, start_server, stop_server, wait_idle
 
 TIMEOUT = 240_000  # ms; UMAP compiles itself on a fresh server's first map, on a busy 2-core machine
 POINTS = 400
@@ -25,15 +25,9 @@ COUNT_JS = f"() => document.querySelector('{CHART}')._fullData.reduce((n, t) => 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    from aecore.store import runs
-    from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from aecore.train import train_run
-
     root = tmp_path_factory.mktemp("latent-browser") / "runs"
     root.mkdir()
-    cfg = RunConfig(DataConfig(limit_train=2048), ModelConfig("mlp_ae", 8, (128,)), TrainConfig(epochs=3, patience=0),
-                    name="AE 8-d")
-    runs.save_run(train_run(cfg, device="cpu"), root=root)
+    save_small_run(root)
     proc, url = start_server(root)
     yield url
     stop_server(proc)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+from studio import save_small_run, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 TIMEOUT = 240_000  # ms; a fresh worker compiles UMAP's numba code once when no cache is kept yet
 POINTS = 2000
@@ -22,15 +22,9 @@ READY = {"runs": lambda p: p.get_by_role("heading", name="Runs").first,
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from aecore.store import runs
-    from aecore.train import train_run
-
     root = tmp_path_factory.mktemp("serving-browser") / "runs"
     root.mkdir()
-    cfg = RunConfig(DataConfig(limit_train=2048), ModelConfig("mlp_ae", 8, (128,)), TrainConfig(epochs=3, patience=0),
-                    name="AE 8-d")
-    runs.save_run(train_run(cfg, device="cpu"), root=root)
+    save_small_run(root)
     proc, url = start_server(root)
     yield url
     stop_server(proc)
