@@ -93,7 +93,7 @@ def measure_speed(configs: tuple[RunConfig, ...], device: str, path: str, ctx: A
     machine_speed.calibrate(configs, device, Path(path), on_progress=ctx.report, should_stop=ctx.should_stop)
 
 
-def warm() -> None:
+def warm(ctx: Any = None) -> None:
     """A worker's first Adam step, as it starts: the first optimiser in a process imports torch._dynamo."""
     layer = torch.nn.Linear(4, 4)
     opt = make_adam(layer.parameters(), 1e-3, 0.0, torch.device("cpu"))

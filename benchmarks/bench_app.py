@@ -9,6 +9,8 @@ it, until "Finished in"; then the same preset is trained with `python -m aecore 
 Printed: images/s of each (from the runs' own histories) and their ratio (the app's over the command line's).
 Then the health endpoint's 95th and 99th percentile latency and a second visitor's time to open Runs (95th
 percentile over `--opens` opens), idle and while a job trains, side by side in the same run.
+Last, the first UMAP and the first t-SNE of 2,000 codes in a fresh server's warm worker pool (a new process
+whose workers have started), with an empty numba cache and then with the cache the first left.
 """
 
 from __future__ import annotations
@@ -92,13 +94,44 @@ def newest_speed(runs: Path) -> float:
     return newest.history.images_per_sec
 
 
+def first_map(method: str) -> None:
+    """In this fresh process: start the pool, wait until its workers are warm, then time one map of 2,000 codes."""
+    import numpy as np
+
+    from aecore import background, units, workers
+    from aecore.latent import MapSettings
+
+    workers.pool().warm()
+    background.wait(workers.submit(units.warm), 300)  # a worker is up and warm, as on a server a minute old
+    z = np.random.default_rng(0).normal(size=(2000, 32)).astype(np.float32)
+    started = time.monotonic()
+    s = background.wait(workers.submit(units.projection, z, method, 2, MapSettings()), 600)
+    print(json.dumps({"method": method, "state": s.state, "seconds": round(time.monotonic() - started, 1)}))
+
+
+def first_maps() -> dict[str, float]:
+    """Each method's first map in a fresh process: with an empty numba cache, then with the one it left."""
+    out = {}
+    cache = Path(tempfile.mkdtemp(prefix="bench-app-cache-"))
+    for method in ("umap", "tsne"):
+        for when in ("empty_cache", "kept_cache"):
+            done = subprocess.run([sys.executable, __file__, "--first-map", method], capture_output=True, text=True,
+                                  check=True, env={**os.environ, "AECORE_CACHE_DIR": str(cache / method)})
+            out[f"first_{method}_s_{when}"] = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", default="fashion-mlp,quick-demo")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--opens", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="of health requests, idle and busy")
+    parser.add_argument("--first-map", choices=("umap", "tsne"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.first_map:
+        first_map(args.first_map)
+        return 0
     from playwright.sync_api import sync_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="bench-app-"))
@@ -146,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs_open_s_p95_training": round(percentile(busy_opens, 0.95), 2),
         "runs_open_s_median_training": round(statistics.median(busy_opens), 2),
     }))
+    print(json.dumps(first_maps()))
     return 0
 
 
