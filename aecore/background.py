@@ -10,8 +10,11 @@ first come first served. Work submitted with a `key` is shared: while it is queu
 same key returns the same id, so two sessions asking for one map share one computation and a finished
 result doubles as a cache until it is forgotten (the oldest finished entries beyond `keep_finished`).
 `pause(id)` holds running work at its next `should_stop` (it keeps its thread, its slot and everything it
-has built, such as a model and its optimiser) until `resume(id)` or `stop(id)`.
-This module is the seam another backend (a cluster) plugs into: plain values in, frozen snapshots out.
+has built, such as a model and its optimiser) until `resume(id)` or `stop(id)`. Work submitted with
+`drop_after` that nobody asks about for that long is dropped from the line, or hears `ctx.unwatched()`.
+Heavy work is not run here: its thread only follows a unit of work in a worker process (`aecore.workers`) or
+on Ray (`aecore.cluster`), the two backends behind one call, `run(task, ctx, ...)`; this module stays generic,
+plain values in and frozen snapshots out, and training's own endings live with training jobs.
 """
 
 from __future__ import annotations
@@ -33,9 +36,8 @@ from . import settings
 
 log = logging.getLogger(__name__)
 KINDS = ("train", "compute")
-STATES = ("queued", "running", "paused", "done", "no_better", "stopped", "diverged", "failed")
-# no_better and diverged are training's own endings (saved but no better than the average image; blew up)
-FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
+STATES = ("queued", "running", "paused", "done", "stopped", "failed")
+FINISHED = ("done", "stopped", "failed")
 SHARED = ("queued", "running", "paused", "done")  # a key joins work in these states; failed or stopped work is tried anew
 
 
@@ -48,7 +50,7 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What work returns to end in a finished state other than done (a training that diverged), with why."""
+    """What work returns to end in a finished state other than done (a download that failed), with why."""
 
     state: str
     result: Any = None

@@ -1,10 +1,11 @@
 """Background training jobs: `start(cfg)`, `progress(job_id)`, `stop(job_id)`, as `train` work on the one executor.
 
-A job is `train_run` in a thread of `aecore.background`, so a Streamlit rerun, a page switch or a browser
-refresh cannot end it, and any page can rejoin it by id (the executor's own id for the work). It takes one
-of the executor's training slots (`AECORE_MAX_JOBS`, default 1), the same slots the one-class demo takes, so
-at most that many models train at once whoever started them; the rest wait, first come first served.
-What the executor cannot know, a job's curves, previews and saved run, lives here in a `Progress`.
+A job is `units.train_job` in a worker process (`aecore.workers`), followed by a thread of `aecore.background`,
+so a Streamlit rerun, a page switch or a browser refresh cannot end it, and any page can rejoin it by id (the
+executor's own id for the work). It takes one of the executor's training slots (`AECORE_MAX_JOBS`, default 1),
+the same slots the one-class demo takes, so at most that many models train at once whoever started them; the
+rest wait, first come first served. What the executor cannot know, a job's curves, previews and saved run,
+lives here in a `Progress`; the run is saved here, in the serving process, from the weights the worker sends.
 With `AECORE_RAY_ADDRESS` set, `registry()` trains jobs on a Ray cluster instead (`aecore.cluster`).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import background, settings, units, workers
-from .background import FINISHED, STATES, Context, Executor, Outcome
+from .background import Context, Executor, Outcome
 from .config import RunConfig
 from .failures import failure_advice
 from .memory import trim
@@ -33,6 +34,10 @@ from .workers import Task
 __all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "pause", "progress", "registry", "resume",
            "start", "stop"]
 MAX_CURVE_POINTS = 400  # step losses kept for the live chart
+STATES = ("queued", "running", "paused", "done", "no_better", "stopped", "diverged", "failed")
+# no_better and diverged are training's own endings (saved but no better than the average image; blew up)
+FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
+WORK_STATE = {"no_better": "done", "diverged": "failed"}  # the executor's word for training's own endings
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,7 @@ def save_result(job: _Job, result: TrainResult, root: str | Path | None) -> Outc
         message = "Stopped; the partial model was saved, marked as stopped." if run_id else "Stopped; nothing was saved."
     job.update(state=state, message=message, metrics=result.metrics, run_id=run_id, eta_seconds=0.0,
                elapsed=time.time() - job.started)
-    return Outcome(state, run_id, message)  # the executor's snapshot ends as the job's does
+    return Outcome(WORK_STATE.get(state, state), run_id, message)  # the job's own snapshot says which
 
 
 _registry: JobRegistry | None = None

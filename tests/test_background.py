@@ -143,12 +143,12 @@ def test_work_that_checks_should_stop_ends_stopped_and_keeps_what_it_returned():
     assert stopped.state == "stopped" and stopped.result >= 0
 
 
-def test_an_outcome_ends_work_in_training_states():
+def test_an_outcome_ends_work_in_a_finished_state_with_why():
     ex = Executor({"train": 1})
-    diverged = ex.wait(ex.submit(lambda ctx: Outcome("diverged", None, "the loss exploded"), "train"), timeout=10)
-    assert (diverged.state, diverged.message) == ("diverged", "the loss exploded")
+    failed = ex.wait(ex.submit(lambda ctx: Outcome("failed", None, "no mirror answered"), "compute"), timeout=10)
+    assert (failed.state, failed.message, failed.error) == ("failed", "no mirror answered", "")
     with pytest.raises(ValueError, match="must be one of"):
-        Outcome("cancelled")
+        Outcome("diverged")  # training's own endings are the training job's, not the executor's
 
 
 def test_old_finished_work_is_forgotten_but_running_work_is_kept():
