@@ -38,6 +38,7 @@ from .background import Context, Stopped
 
 log = logging.getLogger(__name__)
 CANCEL_AFTER = 20.0  # seconds a stopped task has to end by itself (training checks every batch) before it is killed
+FLUSH_SECONDS = 0.05  # a worker's reports go over at most this often (and before each training batch)
 POLL_SECONDS = 0.02  # how often a follower looks for a stop, a pause or a dead worker: a stop reaches a batch soon
 READY_SECONDS = 120.0  # a new worker's imports, on a busy machine
 SIGNALS = {signal.SIGKILL: "it was killed (by the system when memory ran out, or by another program)",
@@ -180,7 +181,8 @@ class WorkerPool:
                 except (EOFError, OSError):
                     raise WorkerLost(f"the worker process doing this ended unexpectedly: {worker.why()}") from None
                 if kind == "progress":
-                    on_report(*payload)
+                    for report in payload[0]:
+                        on_report(*report)
                 elif kind in ("result", "error"):
                     return kind, payload[0]
                 elif kind == "stopped":
@@ -240,10 +242,13 @@ class _WorkerContext:
 
     def __init__(self, tasks: Any, events: Any):
         self._tasks, self._events = tasks, events
+        self._pending: list[tuple[float, str, Any]] = []  # reports not yet sent
+        self._sent = 0.0  # when reports were last sent
         self._stop = False
         self.stop_note: Any = None  # what the serving side sent with its stop (a training job: keep the model)
 
     def should_stop(self) -> bool:
+        self.flush()
         paused = False
         while not self._stop and (paused or self._tasks.poll()):
             try:
@@ -264,7 +269,17 @@ class _WorkerContext:
         self.publish(fraction, message, detail)
 
     def publish(self, fraction: float, message: str = "", detail: Any = None) -> None:
-        self._events.send(("progress", fraction, message, detail))
+        """Queue a report; reports go over together, every FLUSH_SECONDS and before each batch: a training
+        burst reports every step it read back at once, and one message per step cost the serving side."""
+        self._pending.append((fraction, message, detail))
+        if time.monotonic() - self._sent >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._events.send(("progress", self._pending))
+            self._pending = []
+            self._sent = time.monotonic()
 
 
 def _serve(tasks: Any, events: Any) -> None:
@@ -283,7 +298,10 @@ def _serve(tasks: Any, events: Any) -> None:
         if kind == "exit":
             break
         if kind == "task":
-            events.send(_outcome(payload[0], _WorkerContext(tasks, events)))
+            ctx = _WorkerContext(tasks, events)
+            end = _outcome(payload[0], ctx)
+            ctx.flush()  # every report before the end
+            events.send(end)
         # a stop, pause or resume that came after its task ended asks nothing more
     os._exit(0)
 
