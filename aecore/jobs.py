@@ -192,7 +192,7 @@ class JobRegistry:
         finally:
             with self._lock:
                 self._forget_old()
-            trim()  # the finished job's activations and batches go back to the system, not to this thread's arena
+            trim()  # the finished job's previews and weights, handed over here, go back to the system
 
 
 def _train(job: _Job, ctx: Context, root: str | Path | None) -> Outcome:

@@ -35,6 +35,7 @@ from typing import Any
 
 from . import background, settings
 from .background import Context, Stopped
+from .memory import trim
 
 log = logging.getLogger(__name__)
 CANCEL_AFTER = 20.0  # seconds a stopped task has to end by itself (training checks every batch) before it is killed
@@ -302,6 +303,7 @@ def _serve(tasks: Any, events: Any) -> None:
             end = _outcome(payload[0], ctx)
             ctx.flush()  # every report before the end
             events.send(end)
+            trim()  # the task's activations and batches go back to the system while the worker waits
         # a stop, pause or resume that came after its task ended asks nothing more
     os._exit(0)
 
