@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -17,6 +18,18 @@ def widget_labels(page) -> set[str]:
     """The labels of the widgets the main area shows."""
     texts = page.locator('[data-testid="stMain"] [data-testid="stWidgetLabel"]').all_inner_texts()
     return {t.strip() for t in texts if t.strip()}
+
+
+def side_by_side(chart, strip, seconds: float = 30.0):
+    """The two boxes once the chart stands left of the strip and the strip is over 550 px wide, else None.
+    Asked again while the page redraws: between two drawings an element may have no box for a moment."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        c, s = chart.bounding_box(), strip.bounding_box()
+        if c and s and c["x"] + c["width"] <= s["x"] + 1 and s["width"] > 550:  # the pictures large at 1400 px
+            return c, s
+        time.sleep(0.25)
+    return None
 
 
 def root_font_px(page) -> float:
@@ -39,9 +52,8 @@ def test_presenter_mode_makes_the_training_the_page(server, page):
     strip = main.get_by_role("img", name=re.compile("reconstructions of them after each epoch"))
     expect(strip).to_be_visible(timeout=120_000)
     expect(chart).to_be_visible(timeout=120_000)
-    page.wait_for_timeout(1500)
-    c, s = chart.bounding_box(), strip.bounding_box()
-    assert c["x"] + c["width"] <= s["x"] + 1 and s["width"] > 550  # side by side, the pictures large at 1400 px
+    boxes = side_by_side(chart, strip)
+    assert boxes, "the loss chart and the pictures never stood side by side, the pictures over 550 px wide"
     screenshot(page, "presenter-train")
     no_exception(page)
 
