@@ -335,6 +335,21 @@ class Executor:
 
 _executor: Executor | None = None
 _executor_lock = threading.Lock()
+_services: dict[str, threading.Thread] = {}
+
+
+def keep_running(name: str, target: Callable[[], Any]) -> threading.Thread:
+    """Run `target` on a daemon thread named `name` that lives as long as the process, once per name; returns it.
+
+    For the process's own housekeeping, beside the work in line: the memory trimmer, and the thread a local
+    Ray is started from (its processes end with the thread that started them).
+    """
+    with _executor_lock:
+        thread = _services.get(name)
+        if thread is None or not thread.is_alive():
+            thread = _services[name] = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+        return thread
 
 
 def executor() -> Executor:

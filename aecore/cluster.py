@@ -29,7 +29,7 @@ from typing import Any
 import ray
 
 from . import settings, units
-from .background import Outcome, Stopped
+from .background import Outcome, Stopped, keep_running
 from .device import set_threads
 from .settings import check_ray_address
 from .train import TrainEvent, TrainResult
@@ -77,7 +77,7 @@ def connect(address: str) -> None:
         started.set()
         threading.Event().wait()
 
-    threading.Thread(target=keep_alive, name="aecore-ray", daemon=True).start()
+    keep_running("aecore-ray", keep_alive)
     started.wait()
     if failed:
         raise ConnectionError(f"cannot start a local Ray ({type(failed[0]).__name__}: {failed[0]})") from failed[0]

@@ -15,15 +15,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import functools
 import sys
 import threading
 import time
 
+from .background import keep_running
+
 TRIM_EVERY_SECONDS = 20.0
 
 _libc = None
-_trimmer: threading.Thread | None = None
-_trimmer_lock = threading.Lock()
 
 
 def _malloc_trim():
@@ -55,12 +56,7 @@ def release() -> None:
 
 def start_trimming(every: float = TRIM_EVERY_SECONDS) -> threading.Thread:
     """Collect garbage and trim every `every` seconds on a daemon thread, once per process; returns the thread."""
-    global _trimmer
-    with _trimmer_lock:
-        if _trimmer is None:
-            _trimmer = threading.Thread(target=_trim_forever, args=(every,), name="aecore-trim", daemon=True)
-            _trimmer.start()
-        return _trimmer
+    return keep_running("aecore-trim", functools.partial(_trim_forever, every))
 
 
 def _trim_forever(every: float) -> None:
