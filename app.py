@@ -14,6 +14,7 @@ from aecore.settings import problems
 from ui.presenter import presenter_switch
 from ui.shell import run_in_shell, show_navigation
 from ui.sidebar import show_sidebar
+from ui.visitor import current_visitor, keep_owner_cookie, teacher_sign_in
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,9 +37,13 @@ PAGES = [
     st.Page("pages/your_image.py", title="Your image", icon=":material/add_photo_alternate:"),
 ]
 
+CLASS_PAGE = st.Page("pages/class_view.py", title="Class", icon=":material/school:")
+
 start_trimming()  # once per server: memory freed by finished sessions and jobs goes back to the system
-page = show_navigation(PAGES)  # the only navigation: ui/shell.py says how the pages/ folder's own is kept away
-if bad := problems():  # checked before any page reads a setting, and shown whole on every page (they name no secret)
+bad = problems()  # checked before any page reads a setting, and shown whole on every page (they name no secret)
+teacher = not bad and current_visitor().teacher
+page = show_navigation(PAGES + [CLASS_PAGE] * teacher)  # the only navigation (ui/shell.py keeps pages/' own away)
+if bad:
     log_bad_settings(tuple(bad))
     st.error("This server's settings need fixing before anything can be trained or shown. Whoever started it should "
              "fix the setting below and start it again.", icon=":material/settings_alert:")
@@ -48,4 +53,6 @@ if bad := problems():  # checked before any page reads a setting, and shown whol
 warm_up()  # the worker processes start their imports now, not at the first click (at once when they have)
 presenter_switch()
 show_sidebar()
+keep_owner_cookie()
+teacher_sign_in()
 run_in_shell(page)

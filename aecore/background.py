@@ -6,9 +6,11 @@ belongs to the executor, never to whoever asked, so a Streamlit rerun, a page sw
 end it, and any page or session can read it back by id. Each kind of work has slots: at most that many of
 its kind run at once across the whole process (`train`: `AECORE_MAX_JOBS`, `compute`: `AECORE_MAX_COMPUTE`,
 default 1 each, since on a small machine two at once only halve each other's speed); the rest wait in line,
-first come first served. Work submitted with a `key` is shared: while it is queued, running or done, the
-same key returns the same id, so two sessions asking for one map share one computation and a finished
-result doubles as a cache until it is forgotten (the oldest finished entries beyond `keep_finished`).
+served owner by owner in turn (a browser on a shared server is an owner, aecore.owners), so one person's
+five jobs do not stand before everyone else's first, and an owner may have at most `per_owner` jobs at once.
+Work submitted with a `key` is shared: while it is queued, running or done, the same key returns the same id,
+so two sessions asking for one map share one computation and a finished result doubles as a cache until it
+is forgotten (the oldest finished entries beyond `keep_finished`).
 `pause(id)` holds running work at its next `should_stop` (it keeps its thread, its slot and everything it
 has built, such as a model and its optimiser) until `resume(id)` or `stop(id)`. Work submitted with
 `drop_after` that nobody asks about for that long is dropped from the line, or hears `ctx.unwatched()`.
@@ -42,6 +44,11 @@ SHARED = ("queued", "running", "paused", "done")  # a key joins work in these st
 
 
 UNWATCHED = "nobody was waiting for it any more"
+REPLACED = "a newer request from the same visitor took its place in line"
+
+
+class QueueFull(Exception):
+    """An owner already has as much of a kind of work waiting or running as one owner may; says so in words."""
 
 
 class Stopped(Exception):
@@ -105,7 +112,7 @@ class Context:
         return self._entry.unwatched()
 
     def give_up(self) -> None:
-        """Stop unwatched work from inside: it ends as stopped, saying nobody was waiting for it."""
+        """Stop the work from inside (nobody watches it, or it ran out of time): it ends as stopped."""
         self._entry.stop.set()
         self._entry.resumed.set()
 
@@ -125,8 +132,10 @@ class Context:
 
 class _Entry:
     def __init__(self, entry_id: str, kind: str, key: Hashable | None, fn: Callable[[Context], Any],
-                 drop_after: float | None = None):
-        self.id, self.kind, self.key, self.fn = entry_id, kind, key, fn
+                 drop_after: float | None = None, owner: str = ""):
+        self.id, self.kind, self.key, self.fn, self.owner = entry_id, kind, key, fn, owner
+        self.askers = {owner}  # every owner that asked for it: a shared map is theirs too
+        self.group: Hashable | None = None
         self.drop_after = drop_after  # seconds nobody asks about it before it is dropped; None: never
         self.seen = time.monotonic()  # when someone last asked about it
         self.stop = threading.Event()
@@ -150,33 +159,43 @@ class _Entry:
 class Executor:
     """Owns the worker threads and one queue per kind of work."""
 
-    def __init__(self, slots: Mapping[str, int], keep_finished: int = 64):
+    def __init__(self, slots: Mapping[str, int], keep_finished: int = 64, per_owner: int | None = None):
         unknown = set(slots) - set(KINDS)
-        if unknown or any(n < 1 for n in slots.values()) or keep_finished < 0:
-            raise ValueError(f"slots must give each of {', '.join(KINDS)} at least 1 and keep_finished must be at "
-                             f"least 0, got {dict(slots)} and {keep_finished}")
+        if unknown or any(n < 1 for n in slots.values()) or keep_finished < 0 or (per_owner or 1) < 1:
+            raise ValueError(f"slots must give each of {', '.join(KINDS)} at least 1, keep_finished must be at least 0 "
+                             f"and per_owner at least 1, got {dict(slots)}, {keep_finished} and {per_owner}")
         self.slots = {kind: int(slots.get(kind, 1)) for kind in KINDS}
         self.keep_finished = keep_finished
+        self.per_owner = per_owner  # training jobs an owner may have waiting or running; None: no bound
+        self._turns: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}  # owner -> the turn it was last served
+        self._turn = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._queues: dict[str, deque[str]] = {kind: deque() for kind in KINDS}
         self._running: dict[str, set[str]] = {kind: set() for kind in KINDS}
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None,
-               drop_after: float | None = None) -> str:
+               drop_after: float | None = None, owner: str = "", group: Hashable | None = None) -> str:
         """Queue `fn(ctx)` as work of `kind`; returns its id, or the id of the shared work already under `key`.
 
         With `drop_after`, work nobody has asked about (`snapshot`, `find`, `wait`, `submit` of its key) for that
         many seconds is dropped from the queue, and running work hears it through `Context.unwatched`.
+        The line serves owners in turn, not first come first served, so one person's many maps or jobs never
+        stand before everyone else's first. An owner's (not "", a script's) new work of a `group` (a page's one
+        map) drops its waiting work of that group: the page has moved on from it. With `per_owner`, an owner's
+        training beyond that many jobs waiting or running is refused with QueueFull.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown kind of work {kind!r}; choose one of: {', '.join(KINDS)}")
         with self._lock:
             if key is not None and (existing := self._find(key)) is not None:
                 self._entries[existing].seen = time.monotonic()
+                self._entries[existing].askers.add(owner)
                 return existing
             self._drop_unwatched()
-            entry = _Entry(secrets.token_hex(6), kind, key, fn, drop_after)
+            self._make_room(kind, owner, group)
+            entry = _Entry(secrets.token_hex(6), kind, key, fn, drop_after, owner)
+            entry.group = group
             self._entries[entry.id] = entry
             self._queues[kind].append(entry.id)
             self._forget_old()
@@ -273,10 +292,45 @@ class Executor:
         return left
 
     def _snapshot(self, entry: _Entry) -> Snapshot:  # caller holds the lock
-        queue = self._queues[entry.kind]
-        if entry.id in queue:
-            return dataclasses.replace(entry.snapshot, queue_position=queue.index(entry.id) + 1)
+        if entry.id in self._queues[entry.kind]:
+            return dataclasses.replace(entry.snapshot, queue_position=self._line(entry.kind).index(entry.id) + 1)
         return entry.snapshot
+
+    def _line(self, kind: str) -> list[str]:  # caller holds the lock
+        """The queue of `kind` in the order it will be served: owners in turn, each owner's work in its order."""
+        turns, line, queue = dict(self._turns[kind]), [], list(self._queues[kind])
+        while queue:
+            work_id = self._next(queue, turns)
+            turns[self._entries[work_id].owner] = len(line) + self._turn + 1
+            queue.remove(work_id)
+            line.append(work_id)
+        return line
+
+    def _next(self, queue: list[str] | deque[str], turns: dict[str, int]) -> str:  # caller holds the lock
+        """The first queued work of the owner served longest ago (never served comes first; ties: who came first)."""
+        best, best_turn = queue[0], None
+        for work_id in queue:
+            turn = turns.get(self._entries[work_id].owner, -1)
+            if best_turn is None or turn < best_turn:
+                best, best_turn = work_id, turn
+        return best
+
+    def _make_room(self, kind: str, owner: str, group: Hashable | None) -> None:  # caller holds the lock
+        """Before `owner` adds work: its waiting work of the same `group` goes (or goes on for the others who
+        asked for it too), and training over `per_owner` is refused (see `submit`)."""
+        if not owner:
+            return
+        mine = [e for e in self._entries.values() if not e.snapshot.finished and owner in e.askers]
+        for entry in mine:
+            if group is not None and entry.group == group and entry.id in self._queues[entry.kind]:
+                entry.askers.discard(owner)
+                if not entry.askers:
+                    self._queues[entry.kind].remove(entry.id)
+                    self._finish(entry, state="stopped", message=REPLACED)
+        held = [e for e in mine if e.kind == "train" and not e.snapshot.finished]
+        if kind == "train" and self.per_owner is not None and len(held) >= self.per_owner:
+            raise QueueFull(f"You already have {len(held)} models training or waiting to train, as many as one person "
+                            "may at once on this shared computer. Wait for one to finish, or stop one, then try again.")
 
     def _find(self, key: Hashable) -> str | None:  # caller holds the lock
         for entry in reversed(self._entries.values()):
@@ -294,7 +348,10 @@ class Executor:
         self._drop_unwatched()
         queue, running = self._queues[kind], self._running[kind]
         while queue and len(running) < self.slots[kind]:
-            entry = self._entries[queue.popleft()]
+            entry = self._entries[self._next(queue, self._turns[kind])]
+            queue.remove(entry.id)
+            self._turn += 1
+            self._turns[kind][entry.owner] = self._turn
             running.add(entry.id)
             entry.started = time.monotonic()
             entry.update(state="running")
@@ -357,7 +414,8 @@ def executor() -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = Executor({"train": settings.max_jobs(), "compute": settings.max_compute()})
+            _executor = Executor({"train": settings.max_jobs(), "compute": settings.max_compute()},
+                                 per_owner=settings.max_queued())
             atexit.register(_shutdown_at_exit, _executor)
         return _executor
 
@@ -370,9 +428,9 @@ def _shutdown_at_exit(ex: Executor) -> None:
 
 
 def submit(fn: Callable[[Context], Any], kind: str = "compute", key: Hashable | None = None,
-           drop_after: float | None = None) -> str:
+           drop_after: float | None = None, owner: str = "", group: Hashable | None = None) -> str:
     """Queue `fn(ctx)` in the process-wide executor; returns its id (a shared one under `key`)."""
-    return executor().submit(fn, kind, key, drop_after)
+    return executor().submit(fn, kind, key, drop_after, owner, group)
 
 
 def snapshot(work_id: str) -> Snapshot:

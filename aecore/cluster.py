@@ -143,6 +143,10 @@ class _Runner:
             self._events.append((kind, payload))
 
 
+class ClusterTooSmall(ValueError):
+    """The cluster has no machine with the CPUs each job asks for."""
+
+
 class RayBackend:
     """Units of work on Ray, as `aecore.workers.WorkerPool` runs them locally: `run(task, ctx, ...)` in an executor
     thread of the server, until the unit has ended on a worker."""
@@ -159,6 +163,7 @@ class RayBackend:
         try:
             with self._lock:
                 connect(self.address)
+                self._check_fits()
                 gpus = self._gpus()
             runner = _Runner.options(num_cpus=self.cpus, num_gpus=gpus).remote(self.cpus)
             return self._follow(ctx, runner, runner.run.remote(task), on_stop, cancel_after,
@@ -167,6 +172,15 @@ class RayBackend:
             if runner is not None:
                 with contextlib.suppress(Exception):  # gone with the cluster already: nothing left to free
                     ray.kill(runner)  # frees its worker and CPUs for the next unit
+
+    def _check_fits(self) -> None:  # caller holds the lock
+        """A job the cluster's largest machine cannot hold would wait in Ray's queue for ever: refuse it, saying why."""
+        largest = max((n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")), default=0.0)
+        if self.cpus > largest:
+            raise ClusterTooSmall(
+                f"each job asks the cluster for {self.cpus:g} CPUs (AECORE_RAY_CPUS), but its largest machine has "
+                f"{largest:g}, so no job could ever start there; whoever runs the app should set AECORE_RAY_CPUS to "
+                f"at most {largest:g} and start it again")
 
     def _gpus(self) -> float:  # caller holds the lock
         if self.gpus and ray.cluster_resources().get("GPU", 0) < self.gpus:

@@ -23,17 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from . import background, settings, units, workers
-from .background import Context, Executor, Outcome
+from .background import Context, Executor, Outcome, QueueFull
 from .config import RunConfig
 from .failures import failure_advice
 from .memory import trim
-from .store.runs import save_run
+from .owners import check_owner
+from .store.runs import runs_of, save_run
 from .train import TrainEvent, TrainResult
 from .workers import Task
 
-__all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "list_jobs", "pause", "progress", "registry", "resume",
-           "start", "stop"]
+__all__ = ["FINISHED", "STATES", "JobRegistry", "Progress", "forgotten", "list_jobs", "pause", "progress", "registry",
+           "resume", "start", "stop"]
 MAX_CURVE_POINTS = 400  # step losses kept for the live chart
+MAX_FORGOTTEN = 100_000  # forgotten job ids remembered (about 10 MB at most)
 STATES = ("queued", "running", "paused", "done", "no_better", "stopped", "diverged", "failed")
 # no_better and diverged are training's own endings (saved but no better than the average image; blew up)
 FINISHED = ("done", "no_better", "stopped", "diverged", "failed")
@@ -62,6 +64,7 @@ class Progress:
     recons: tuple[tuple[int, np.ndarray], ...] = ()  # (epoch, (n, H, W) uint8); epoch 0 is the untrained model
     metrics: dict = field(default_factory=dict)
     run_id: str | None = None  # the saved run, when one was saved
+    owner: str = ""  # who started it (aecore.owners); "" for a script's job
     message: str = ""  # why it stopped, diverged or failed, and what to do
     advice: str = ""  # once failed: the cause in plain words and what to do next (aecore.failures)
 
@@ -75,11 +78,14 @@ class Progress:
 
 
 class _Job:
-    def __init__(self, cfg: RunConfig, keep_partial: bool):
-        self.cfg, self.keep_partial = cfg, keep_partial
+    def __init__(self, cfg: RunConfig, keep_partial: bool, owner: str = ""):
+        self.cfg, self.keep_partial, self.owner = cfg, keep_partial, check_owner(owner)
         self.id = ""
         self.started = 0.0
-        self.snapshot = Progress("", "queued", cfg, total_epochs=cfg.train.epochs)
+        self.ctx: Context | None = None  # the executor's, once it runs
+        self.limit = settings.max_job_minutes() * 60  # seconds it may train; 0: no limit
+        self.over_time = False
+        self.snapshot = Progress("", "queued", cfg, total_epochs=cfg.train.epochs, owner=self.owner)
 
     def update(self, **changes) -> None:
         self.snapshot = dataclasses.replace(self.snapshot, **changes)  # one reference swap: readers never see half
@@ -96,19 +102,32 @@ class JobRegistry:
         self.root, self.keep_finished = root, keep_finished
         self.train = train or _train  # how one job trains: here, or on a cluster (aecore.cluster)
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._forgotten: OrderedDict[str, None] = OrderedDict()  # ids of jobs forgotten, so a link to one says so
         self._lock = threading.Lock()  # taken before the executor's own lock, never inside it
 
-    def start(self, cfg: RunConfig, keep_partial: bool = False) -> str:
-        """Queue a training job and return its id; it starts as soon as a training slot is free."""
+    def start(self, cfg: RunConfig, keep_partial: bool = False, owner: str = "") -> str:
+        """Queue a training job and return its id; it starts as soon as a training slot is free. `owner`
+        (aecore.owners) goes with the job and its run."""
         if not isinstance(cfg, RunConfig):
             raise TypeError(f"start() needs a RunConfig, got {type(cfg).__name__}")
-        job = _Job(cfg, keep_partial)
+        job = _Job(cfg, keep_partial, owner)
         with self._lock:  # the work waits on this lock before it starts, so it always sees its id
-            job.id = self.executor.submit(partial(self._work, job), "train")
+            self._check_room(job.owner)
+            job.id = self.executor.submit(partial(self._work, job), "train", owner=job.owner)  # QueueFull: refused
             job.update(job_id=job.id)
             self._jobs[job.id] = job
             self._forget_old()
         return job.id
+
+    def _check_room(self, owner: str) -> None:  # caller holds the lock
+        """QueueFull when the owner's runs, with those its unfinished jobs will save, are at the limit."""
+        limit = settings.max_runs_per_owner()
+        if not owner or not limit:
+            return
+        coming = sum(1 for j in self._jobs.values() if j.owner == owner and not self._snapshot(j).finished)
+        if runs_of(owner, self.root) + coming >= limit:
+            raise QueueFull(f"You keep {limit} models on this shared computer (counting those training now), as many "
+                            "as one person may. Delete the ones you no longer need on the Runs page, then train again.")
 
     def progress(self, job_id: str) -> Progress:
         """The latest snapshot; KeyError for an id this process does not know (e.g. after a restart)."""
@@ -178,9 +197,19 @@ class JobRegistry:
         finished = [i for i, j in self._jobs.items() if self._snapshot(j).finished]
         for job_id in finished[: max(0, len(finished) - self.keep_finished)]:
             del self._jobs[job_id]
+            self._forgotten[job_id] = None
+        while len(self._forgotten) > MAX_FORGOTTEN:
+            self._forgotten.popitem(last=False)
+
+    def forgotten(self, job_id: str) -> bool:
+        """Whether the job finished here and was forgotten since (only the last `keep_finished` are kept), as
+        against an id this process never had (a restart, or a made-up link)."""
+        with self._lock:
+            return job_id in self._forgotten
 
     def _work(self, job: _Job, ctx: Context) -> Outcome:
         with self._lock:  # start() has given the job its id by the time this lock is free
+            job.ctx = ctx
             job.started = time.time()
             job.update(state="running", queue_position=0)
         try:
@@ -227,6 +256,9 @@ def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
             changes["eta_seconds"] = e.seconds_left
         job.update(**changes)
         ctx.publish(job.snapshot.fraction, f"epoch {job.snapshot.epoch} of {job.snapshot.total_epochs}")
+        if job.limit and not job.over_time and changes["elapsed"] > job.limit and job.ctx is not None:
+            job.over_time = job.keep_partial = True  # stopped at the limit, what it learned is kept
+            job.ctx.give_up()
 
     return on_event
 
@@ -234,11 +266,15 @@ def follow_events(job: _Job, ctx: Context) -> Callable[[TrainEvent], None]:
 def save_result(job: _Job, result: TrainResult, root: str | Path | None) -> Outcome:
     """Save what a job trained (when it may be kept) and end its snapshot as training ended."""
     history = result.history
-    run_id = save_run(result, root=root, preview_images=result.preview_images).id if result.savable else None
+    run_id = (save_run(result, root=root, preview_images=result.preview_images, owner=job.owner).id
+              if result.savable else None)
     state = {"early_stopped": "done"}.get(history.status, history.status)
     message = history.message
     if state == "diverged":
         message += ". Nothing was saved."
+    elif state == "stopped" and job.over_time:
+        message = (f"Stopped at the time limit of {job.limit / 60:g} minutes that one model may train on this "
+                   f"server; {'what it had learned was saved, marked as stopped' if run_id else 'nothing was saved'}.")
     elif state == "stopped":
         message = "Stopped; the partial model was saved, marked as stopped." if run_id else "Stopped; nothing was saved."
     job.update(state=state, message=message, metrics=result.metrics, run_id=run_id, eta_seconds=0.0,
@@ -275,9 +311,9 @@ def on_cluster() -> bool:
     return settings.ray_address() is not None
 
 
-def start(cfg: RunConfig, keep_partial: bool = False) -> str:
+def start(cfg: RunConfig, keep_partial: bool = False, owner: str = "") -> str:
     """Queue a training job in the process-wide registry; returns its id."""
-    return registry().start(cfg, keep_partial)
+    return registry().start(cfg, keep_partial, owner)
 
 
 def progress(job_id: str) -> Progress:
@@ -298,3 +334,7 @@ def resume(job_id: str) -> bool:
 
 def list_jobs() -> list[Progress]:
     return registry().jobs()
+
+
+def forgotten(job_id: str) -> bool:
+    return registry().forgotten(job_id)

@@ -18,6 +18,7 @@ DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 RAY_ADDRESS_FORM = re.compile(r"local|auto|ray://[^\s/]+:\d+|[^\s/:]+:\d+")
 PREFIX = "AECORE_"  # what the worker processes are handed of the asking process's environment
 RAY_ADDRESS = "AECORE_RAY_ADDRESS"
+TEACHER_PASSWORD = "AECORE_TEACHER_PASSWORD"  # never handed to a worker, logged or shown
 
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:
@@ -54,6 +55,24 @@ def max_jobs() -> int:
 def max_compute() -> int:
     """Maps, scorings and downloads at once on this server (`AECORE_MAX_COMPUTE`, default 1)."""
     return env_int("AECORE_MAX_COMPUTE", 1, 1, 256)
+
+
+def max_queued() -> int:
+    """Training jobs, and maps or scorings, one visitor may have waiting or running at once (`AECORE_MAX_QUEUED`,
+    default 2): one person cannot fill the line for a class."""
+    return env_int("AECORE_MAX_QUEUED", 2, 1, 1000)
+
+
+def max_job_minutes() -> float:
+    """Minutes one training job may take before it is stopped and saved as it is (`AECORE_MAX_JOB_MINUTES`);
+    0 for no limit, the default unless a teacher password is set, when it is 30."""
+    return env_float("AECORE_MAX_JOB_MINUTES", 30.0 if teacher_password() else 0.0, 0.0, 100_000.0)
+
+
+def max_runs_per_owner() -> int:
+    """Runs one visitor may keep, trained or added (`AECORE_MAX_RUNS_PER_OWNER`); 0 for no limit, the default
+    unless a teacher password is set, when it is 30: a class's disk is shared."""
+    return env_int("AECORE_MAX_RUNS_PER_OWNER", 30 if teacher_password() else 0, 0, 1_000_000)
 
 
 def threads() -> int:
@@ -107,11 +126,9 @@ def ray_address() -> str | None:
 
 
 def ray_cpus() -> float:
-    """CPUs each job asks Ray for (`AECORE_RAY_CPUS`, default 1): more than 0, since a job with none never starts."""
-    cpus = env_float("AECORE_RAY_CPUS", 1.0, 0.0, 1024.0)
-    if cpus <= 0:
-        raise ValueError("AECORE_RAY_CPUS must be more than 0: a job with no CPU never gets a worker; fix or unset it")
-    return cpus
+    """CPUs each job asks Ray for (`AECORE_RAY_CPUS`, default 1): at least 1, since a job that asks for a sliver
+    of a CPU lets Ray start more jobs at once than the machines have CPUs (each trains on one CPU anyway)."""
+    return env_float("AECORE_RAY_CPUS", 1.0, 1.0, 1024.0)
 
 
 def ray_gpus() -> float:
@@ -119,16 +136,25 @@ def ray_gpus() -> float:
     return env_float("AECORE_RAY_GPUS", 0.0, 0.0, 64.0)
 
 
+def teacher_password() -> str:
+    """The teacher's password (`AECORE_TEACHER_PASSWORD`); empty, the default, when one person uses the app."""
+    text = os.environ.get(TEACHER_PASSWORD, "")
+    if text and not 8 <= len(text) <= 256:  # the length alone: the password itself is never put in a message
+        raise ValueError(f"{TEACHER_PASSWORD} must have 8 to 256 characters, got {len(text)}; fix or unset it")
+    return text
+
+
 def current() -> dict[str, str]:
-    """Every `AECORE_*` variable of this process: what a worker process is handed with each task."""
-    return {k: v for k, v in os.environ.items() if k.startswith(PREFIX)}
+    """Every `AECORE_*` variable of this process but the teacher's password: what a worker process (or a
+    cluster's) is handed with each task."""
+    return {k: v for k, v in os.environ.items() if k.startswith(PREFIX) and k != TEACHER_PASSWORD}
 
 
 def adopt(values: dict[str, str]) -> None:
     """Make `values` this process's `AECORE_*` variables (a worker, for the task it was handed)."""
     for key in [k for k in os.environ if k.startswith(PREFIX)]:
         del os.environ[key]
-    os.environ.update({k: v for k, v in values.items() if k.startswith(PREFIX)})
+    os.environ.update({k: v for k, v in values.items() if k.startswith(PREFIX) and k != TEACHER_PASSWORD})
 
 
 def keep_numba_cache() -> None:
@@ -138,7 +164,8 @@ def keep_numba_cache() -> None:
 
 def problems() -> list[str]:
     """One sentence for every setting with a bad value; empty when all are good."""
-    checks: list[Callable[[], object]] = [max_jobs, max_compute, threads, device, ray_address]
+    checks: list[Callable[[], object]] = [max_jobs, max_compute, max_queued, threads, device, ray_address,
+                                          teacher_password, max_job_minutes, max_runs_per_owner]
     if os.environ.get(RAY_ADDRESS, "").strip():  # the cluster's requests matter only with a cluster
         checks += [ray_cpus, ray_gpus]
     found = []

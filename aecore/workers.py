@@ -287,6 +287,7 @@ def _serve(tasks: Any, events: Any) -> None:
     """A worker process's life: import once, then run tasks one at a time until told to exit or the server goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
     settings.keep_numba_cache()
+    settings.adopt(settings.current())  # a worker has no use for the teacher's password, inherited at its start
     from . import units  # torch, the models and the map libraries, once per worker
 
     units.warm()
@@ -340,17 +341,18 @@ def pool() -> WorkerPool:
 
 def submit(fn: Callable[..., Any], *args: Any, kind: str = "compute", key: Any = None,
            cancel_after: float = CANCEL_AFTER, on_start: Callable[[], None] = lambda: None,
-           drop_after: float | None = None) -> str:
+           drop_after: float | None = None, owner: str = "", group: Any = None) -> str:
     """Queue the unit `fn(*args, ctx)` on the process-wide executor, to run in a worker; returns the work's id
     (a shared one under `key`). `on_start()` is called here as the work leaves the queue (to count it);
-    `drop_after` drops or stops it once nobody has asked about it for that many seconds."""
+    `drop_after` drops or stops it once nobody has asked about it for that many seconds; `owner` and `group`
+    take turns and make room as `aecore.background.Executor.submit` says."""
     task = Task(fn, args)
 
     def work(ctx: Context) -> Any:
         on_start()
         return run(task, ctx, cancel_after=cancel_after)
 
-    return background.submit(work, kind, key, drop_after)
+    return background.submit(work, kind, key, drop_after, owner, group)
 
 
 def run(task: Task, ctx: Any, on_stop: Callable[[], Any] = lambda: None, cancel_after: float = CANCEL_AFTER,

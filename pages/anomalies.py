@@ -13,6 +13,7 @@ import streamlit as st
 
 from aecore import background, units, workers
 from aecore.anomaly import OneClassResult
+from aecore.background import QueueFull
 from aecore.store.runs import RunInfo
 from ui.shared_results import errors_work
 from ui.charts import class_errors_figure, error_histogram_figure, roc_figure
@@ -21,6 +22,7 @@ from ui.loaders import finished_runs, load_model_or_stop, load_test_or_stop, run
 from ui.shell import require_shell
 from ui.widgets import dataset_label
 from ui.text import plain
+from ui.visitor import current_visitor
 from ui.waiting import result_of, wait_for
 
 require_shell()
@@ -83,7 +85,12 @@ def demo_status(key: tuple) -> background.Snapshot | None:
 
 
 def start_demo(dataset: str, normal: int, key: tuple) -> None:
-    task_id = workers.submit(units.one_class, normal, dataset, DEMO_EPOCHS, DEMO_SEED, kind="train", key=key)
+    try:
+        task_id = workers.submit(units.one_class, normal, dataset, DEMO_EPOCHS, DEMO_SEED, kind="train", key=key,
+                                 owner=current_visitor().owner)  # it takes a training place, as a job does
+    except QueueFull as err:
+        st.session_state.anomalies_refused = str(err)
+        return
     st.session_state.anomalies_task = (key, task_id)
 
 
@@ -96,6 +103,8 @@ def show_one_class(dataset: str, normal: int, classes: tuple[str, ...]) -> None:
               args=(dataset, normal, key),
               help=f"Train a small autoencoder for {DEMO_EPOCHS} epochs on this class alone (a few seconds), then "
                    "score every test image. A finished demo is kept, so it shows at once next time.")
+    if refused := st.session_state.pop("anomalies_refused", None):
+        st.warning(refused, icon=":material/front_hand:")
     if status is None:
         st.caption("Nothing trained for this class yet: click the button above.")
         return

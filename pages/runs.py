@@ -18,8 +18,12 @@ from ui.runs import file_name, import_zip, local_times, runs_table, settings_tex
 from ui.shell import require_shell
 from ui.widgets import show_metrics
 from ui.text import plain
+from ui.visitor import current_visitor
 
 require_shell()
+
+NOT_YOURS = ("Someone else trained this model: you can look at it, compare it and download it, and only they (or "
+             "the teacher) can rename or delete it.")
 
 
 COLUMNS = ("Name", "Status", "Model", "Dataset", "Looks alike", "Time", "Date")
@@ -61,7 +65,22 @@ def reset_name(by_id: dict[str, RunInfo]) -> None:
     st.session_state.pop("pending_delete", None)
 
 
+def may_change(run_id: str) -> bool:
+    """Whether this visitor may rename or delete the run, asked again at the click: a shared server's runs
+    are their owners' (and the teacher's) to change."""
+    try:
+        owner = aecore.store.runs.load_run(run_id).owner
+    except RunError:
+        return True  # the store's own call says what is wrong with the run
+    if current_visitor().may_change(owner):
+        return True
+    st.session_state.runs_notice = ("error", NOT_YOURS)
+    return False
+
+
 def rename(run_id: str) -> None:
+    if not may_change(run_id):
+        return
     try:
         info = aecore.store.runs.rename_run(run_id, st.session_state.new_name)
     except RunError as err:
@@ -73,6 +92,9 @@ def rename(run_id: str) -> None:
 
 
 def delete(run_id: str) -> None:
+    if not may_change(run_id):
+        st.session_state.pop("pending_delete", None)
+        return
     try:
         aecore.store.runs.delete_run(run_id)
     except (RunError, OSError) as err:
@@ -94,7 +116,7 @@ def check_download(run_id: str) -> None:
 def import_upload() -> None:
     upload = st.session_state.get("upload")
     if upload is not None:
-        kind, message, run_id = import_zip(upload.getvalue())
+        kind, message, run_id = import_zip(upload.getvalue(), added_by=current_visitor().owner)
         st.session_state.runs_notice = (kind, message)
         if run_id:
             st.session_state.run = run_id
@@ -131,14 +153,15 @@ def show_run(run: RunInfo) -> None:
 
 
 def show_actions(run: RunInfo) -> None:
+    if not current_visitor().may_change(run.owner):
+        download_button(run, st)
+        st.caption(NOT_YOURS)
+        return
     name_col, rename_col = st.columns([3, 1], vertical_alignment="bottom")
     name_col.text_input("Name", key="new_name", max_chars=200, help="A name you will recognise in lists and charts.")
     rename_col.button("Rename", key="rename", on_click=rename, args=(run.id,), width="stretch")
     download_col, delete_col = st.columns(2)
-    download_col.download_button("Download (.zip)", data=functools.partial(aecore.store.runs.export_run, run.id),
-                                 file_name=file_name(run.name), mime="application/zip", key="download_run",
-                                 icon=":material/download:", on_click=check_download, args=(run.id,), width="stretch",
-                                 help="The model and its history in one file, to keep or to add to another studio.")
+    download_button(run, download_col)
     if st.session_state.get("pending_delete") != run.id:
         delete_col.button("Delete", key="delete", icon=":material/delete:", width="stretch",
                           on_click=lambda: st.session_state.update(pending_delete=run.id))
@@ -149,6 +172,13 @@ def show_actions(run: RunInfo) -> None:
     yes.button("Yes, delete it", key="confirm_delete", type="primary", on_click=delete, args=(run.id,), width="stretch")
     no.button("Cancel", key="cancel_delete", width="stretch",
               on_click=lambda: st.session_state.pop("pending_delete", None))
+
+
+def download_button(run: RunInfo, where) -> None:
+    where.download_button("Download (.zip)", data=functools.partial(aecore.store.runs.export_run, run.id),
+                          file_name=file_name(run.name), mime="application/zip", key="download_run",
+                          icon=":material/download:", on_click=check_download, args=(run.id,), width="stretch",
+                          help="The model and its history in one file, to keep or to add to another studio.")
 
 
 def upload_controls() -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 
 import aecore.jobs
 from aecore import background
+from aecore.background import QueueFull
 from aecore.config import DATASET_NAMES, MODEL_KINDS, NOISE_KINDS, DataConfig, RunConfig, TrainConfig, default_config
 from aecore.data import is_available
 from aecore.models import is_variational
@@ -23,6 +24,7 @@ from aecore.device import pick_device
 from aecore.machine_speed import seconds_here
 from aecore.prepare import download_status, measure_speed, start_download
 from aecore.presets import PRESETS, VAE_MIN_DELTA
+from aecore.settings import max_job_minutes
 from ui.presenter import presenting
 from ui.progress import show_job_progress
 from ui.shell import require_shell
@@ -34,6 +36,7 @@ from ui.train_link import (
 from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
 from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, format_duration, model_label
 from ui.text import plain
+from ui.visitor import current_visitor
 from ui.waiting import wait_for
 
 require_shell()
@@ -209,7 +212,11 @@ def start_training() -> None:
     except ValueError:
         return  # the page run that follows says what clashes
     if is_available(cfg.data.name) and same_job_active(cfg) is None:
-        st.session_state.job_id = aecore.jobs.start(cfg)
+        try:
+            st.session_state.job_id = aecore.jobs.start(cfg, owner=current_visitor().owner)
+        except QueueFull as err:
+            st.session_state.train_refused = str(err)
+            return
         st.session_state.setdefault(MY_JOBS, []).append(st.session_state.job_id)
         st.query_params["job"] = st.session_state.job_id  # a reload or a shared link rejoins this job
 
@@ -292,8 +299,13 @@ def show_job(job_id: str) -> None:
 
 
 def show_missing_job(job_id: str) -> None:
-    st.info("That training job is not running any more: the app was restarted since it began. "
-            "Every model that finished training is saved on the Runs page.", icon=":material/history:")
+    if aecore.jobs.forgotten(job_id):
+        st.info("That training job finished a while ago, and this server keeps the progress of only its latest "
+                "jobs. If its model was saved, it is on the Runs page.", icon=":material/history:")
+    else:
+        st.info("That training job is not on this server: the app was restarted since it began, or the link is "
+                "not quite right. Every model that finished training is saved on the Runs page.",
+                icon=":material/history:")
     st.page_link("pages/runs.py", label="Open the saved runs", icon=":material/inventory_2:")
     st.session_state.pop("job_id", None)
     if st.query_params.get("job") == job_id:
@@ -301,9 +313,11 @@ def show_missing_job(job_id: str) -> None:
 
 
 def last_finished_job() -> str | None:
-    """The newest job on this server that finished with a saved run: the page shows it until a new one starts."""
+    """The newest job that finished with a saved run, this visitor's own on a shared server: the page shows it
+    until a new one starts."""
+    visitor = current_visitor()
     for p in aecore.jobs.list_jobs():  # newest first
-        if p.finished and p.run_id:
+        if p.finished and p.run_id and (visitor.owns(p.owner) or not visitor.classroom):
             return p.job_id
     return None
 
@@ -362,6 +376,12 @@ with actions:
               on_click=start_training, width="content" if presenting() else "stretch",
               help="Start training with these settings; the model is saved as a run when done. The time is "
                    "measured on this computer; a busy computer takes longer.")
+    if seconds is not None and 0 < (limit := max_job_minutes() * 60) < seconds:
+        st.warning(f"These settings would take about {about(seconds)} here, longer than the {format_duration(limit)} "
+                   f"one model may train on this server: it would be stopped then and saved as it is. Fewer epochs "
+                   "or a smaller model finish in time.", icon=":material/timer:")
+    if refused := st.session_state.pop("train_refused", None):
+        st.warning(refused, icon=":material/front_hand:")
     if training:
         st.caption("A model with exactly these settings is training now. Change a setting to train another "
                    "one beside it.")

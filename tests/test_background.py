@@ -234,3 +234,57 @@ def test_shutdown_stops_running_and_queued_work_and_names_what_would_not_end():
     assert ex.snapshot(running).state == "stopped" and ex.snapshot(queued).state == "stopped"
     release.set()
     assert ex.wait(stubborn, 10).state == "stopped"  # asked to stop, so its result is not called done
+
+
+def started_in_order(ex: Executor, submits: list[tuple[str, str]]) -> list[str]:
+    """Submit one piece of training work per (owner, label) behind a running gate; the labels in the order run."""
+    gate, order = threading.Event(), []
+    blocker = ex.submit(lambda ctx: gate.wait(10), "train")
+    ids = [ex.submit(lambda ctx, label=label: order.append(label), "train", owner=owner) for owner, label in submits]
+    positions = {submits[n][1]: ex.snapshot(i).queue_position for n, i in enumerate(ids)}
+    gate.set()
+    for i in (blocker, *ids):
+        ex.wait(i, 10)
+    assert sorted(positions, key=positions.get) == order  # the line's positions said the order it was served in
+    return order
+
+
+def test_owners_are_served_in_turn_not_first_come_first_served():
+    ex = Executor({"train": 1})
+    order = started_in_order(ex, [("a" * 32, "a1"), ("a" * 32, "a2"), ("a" * 32, "a3"), ("b" * 32, "b1"),
+                                  ("c" * 32, "c1"), ("b" * 32, "b2")])
+    assert order == ["a1", "b1", "c1", "a2", "b2", "a3"]
+
+
+def test_an_owner_may_have_per_owner_jobs_waiting_or_running_and_no_more():
+    ex, gate = Executor({"train": 1}, per_owner=2), threading.Event()
+    me, other = "a" * 32, "b" * 32
+    mine = [ex.submit(lambda ctx: gate.wait(10), "train", owner=me) for _ in range(2)]  # one running, one waiting
+    with pytest.raises(background.QueueFull, match="You already have 2 models training or waiting to train"):
+        ex.submit(lambda ctx: None, "train", owner=me)
+    theirs = ex.submit(lambda ctx: None, "train", owner=other)  # another person's first job is taken
+    scripts = [ex.submit(lambda ctx: None, "train") for _ in range(3)]  # a script (no owner) is not bounded
+    ex.stop(mine[1])
+    again = ex.submit(lambda ctx: None, "train", owner=me)  # a stopped job frees its place
+    gate.set()
+    for i in (*mine, theirs, *scripts, again):
+        ex.wait(i, 10)
+    assert ex.snapshot(again).state == "done"
+
+
+def test_an_owners_new_map_takes_the_place_of_its_waiting_one_unless_someone_else_waits_for_it():
+    ex, gate = Executor({"compute": 1}), threading.Event()
+    me, other = "a" * 32, "b" * 32
+    running = ex.submit(lambda ctx: gate.wait(10), "compute", owner=me, group="map")
+    old = ex.submit(lambda ctx: "old", "compute", key="old map", owner=me, group="map")
+    new = ex.submit(lambda ctx: "new", "compute", key="new map", owner=me, group="map")
+    assert ex.snapshot(old).state == "stopped" and ex.snapshot(old).message == background.REPLACED
+    assert ex.snapshot(running).state == "running"  # work already running is not taken away
+    shared = ex.submit(lambda ctx: "shared", "compute", key="shared map", owner=me, group="map")
+    assert ex.submit(lambda ctx: None, "compute", key="shared map", owner=other, group="map") == shared
+    ex.submit(lambda ctx: "newest", "compute", key="newest map", owner=me, group="map")
+    assert ex.snapshot(new).state == "stopped"
+    assert ex.snapshot(shared).state == "queued"  # the other person still waits for it
+    scores = ex.submit(lambda ctx: "scores", "compute", key="scores", owner=me)  # no group: nothing replaced
+    gate.set()
+    assert ex.wait(shared, 10).result == "shared" and ex.wait(scores, 10).result == "scores"

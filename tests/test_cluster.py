@@ -141,7 +141,8 @@ def test_bad_settings_are_one_error_naming_the_variable(ray_cpus, monkeypatch):
 
     with pytest.raises(ValueError, match="AECORE_RAY_ADDRESS must be local, auto"):
         ray_registry(address="http://head")
-    for name, value in (("AECORE_RAY_CPUS", "two"), ("AECORE_RAY_CPUS", "0"), ("AECORE_RAY_GPUS", "-1")):
+    for name, value in (("AECORE_RAY_CPUS", "two"), ("AECORE_RAY_CPUS", "0"), ("AECORE_RAY_CPUS", "0.0001"),
+                        ("AECORE_RAY_GPUS", "-1")):
         monkeypatch.setenv(name, value)
         with pytest.raises(ValueError, match=name):
             ray_registry(address="local")
@@ -172,3 +173,12 @@ def test_jobs_without_a_ray_address_never_import_ray(tmp_path):
                          timeout=180, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_job_no_machine_of_the_cluster_can_hold_fails_at_once_saying_why(ray_cpus, monkeypatch):
+    from aecore.jobs import ray_registry
+
+    monkeypatch.setenv("AECORE_RAY_CPUS", "1000")
+    cluster = ray_registry(address="local")
+    p = cluster.wait(cluster.start(SMALL), 60)  # not "queued, position 1" for ever
+    assert p.state == "failed" and "asks the cluster for 1000 CPUs" in p.message and "largest machine has 2" in p.message

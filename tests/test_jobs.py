@@ -14,6 +14,7 @@ from aecore.background import Executor
 from aecore.step_log import READ_EVERY
 from aecore.workers import FLUSH_SECONDS, POLL_SECONDS
 from aecore.jobs import JobRegistry
+from aecore.owners import new_token, owner_of
 from aecore.config import default_config
 from aecore.store.runs import list_runs, load_run
 
@@ -48,7 +49,9 @@ def _wait_for(predicate, timeout=30.0):
 
 def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
     reg, before = registry(), threading.active_count()
-    job_id = reg.start(SMALL)
+    owner = owner_of(new_token())
+    job_id = reg.start(SMALL, owner=owner)
+    assert reg.progress(job_id).owner == owner
     p = reg.wait(job_id, timeout=60)
     assert p.state == "done" and p.finished and p.fraction == 1.0
     assert p.step == p.total_steps == 44 and p.epoch == 2  # 1350 training images / 64, twice
@@ -59,6 +62,7 @@ def test_job_trains_in_the_background_and_saves_a_run(runs_dir):
     assert set(p.metrics) >= {"mse", "ssim"}
     info = load_run(p.run_id)
     assert info.ok and info.config == SMALL and [r.id for r in list_runs()] == [p.run_id]
+    assert p.owner == info.owner == owner  # who started the job owns its run
     assert threads_settle(before)
     work = reg.executor.snapshot(job_id)  # the job's id is the executor's: both snapshots end alike
     assert (work.kind, work.state, work.result, work.fraction) == ("train", "done", p.run_id, 1.0)
@@ -127,6 +131,17 @@ def test_stop_can_keep_the_partial_model_marked_as_stopped(runs_dir):
     p = reg.wait(job_id, 10)
     info = load_run(p.run_id)
     assert p.state == "stopped" and info.status == "stopped" and not info.ok
+
+
+def test_a_job_past_the_time_limit_stops_and_keeps_what_it_learned(runs_dir, monkeypatch):
+    monkeypatch.setenv("AECORE_MAX_JOB_MINUTES", "0.05")  # 3 s
+    reg = registry()
+    job_id = reg.start(LONG)  # 200 epochs: hours here
+    p = reg.wait(job_id, 60)
+    assert p.state == "stopped" and "time limit of 0.05 minutes" in p.message and "was saved" in p.message
+    assert 3 <= p.elapsed < 30 and 0 < p.epoch < LONG.train.epochs
+    info = load_run(p.run_id)
+    assert info.status == "stopped" and not info.ok
 
 
 def test_queued_job_can_be_stopped_before_it_starts(runs_dir):
@@ -253,3 +268,30 @@ def test_listing_jobs_while_old_ones_are_forgotten_never_raises(runs_dir, tmp_pa
         worker.join()
         sys.setswitchinterval(old_interval)
     assert not errors and listed > 0
+
+
+def test_a_forgotten_job_is_told_apart_from_one_this_server_never_had(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "empty"))  # every job fails at once: tiny jobs
+    reg = registry(keep_finished=1)
+    first = reg.start(RunConfig(DataConfig(name="mnist")))
+    reg.wait(first, 30)
+    assert not reg.forgotten(first)
+    reg.wait(reg.start(RunConfig(DataConfig(name="mnist"))), 30)
+    with pytest.raises(KeyError):
+        reg.progress(first)
+    assert reg.forgotten(first) and not reg.forgotten("never-was")
+
+
+def test_an_owner_keeps_at_most_the_runs_the_server_allows(runs_dir, monkeypatch):
+    monkeypatch.setenv("AECORE_MAX_RUNS_PER_OWNER", "2")
+    reg, me, other = registry(), owner_of(new_token()), owner_of(new_token())
+    first = reg.start(SMALL, owner=me)
+    second = reg.start(SMALL, owner=me)  # one saved and one training count the same: both will be runs
+    with pytest.raises(background.QueueFull, match="You keep 2 models"):
+        reg.start(SMALL, owner=me)
+    reg.wait(reg.start(SMALL, owner=other), 60)  # another person is not held back
+    for job_id in (first, second):
+        reg.wait(job_id, 60)
+    with pytest.raises(background.QueueFull, match="Delete the ones you no longer need"):
+        reg.start(SMALL, owner=me)
+    reg.wait(reg.start(SMALL), 60)  # a script's job has no owner and no bound

@@ -311,7 +311,19 @@ def test_a_queued_job_shows_its_place_in_line(monkeypatch):
 
 def test_an_unknown_job_in_the_url_points_to_the_runs_page():
     at = open_page("pages/train.py", query={"job": "0123456789ab"})
-    assert "not running any more" in texts(at.info)
+    assert "not on this server: the app was restarted" in texts(at.info)
+    assert "runs" in {link.page for link in at.page_link}
+
+
+def test_a_link_to_a_job_this_server_forgot_says_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path))  # no dataset files: a job fails at once
+    monkeypatch.setattr(aecore.jobs.registry(), "keep_finished", 0)  # the server keeps no finished job
+    executor = aecore.jobs.registry().executor
+    old = aecore.jobs.start(RunConfig(DataConfig(name="mnist")))
+    executor.wait(old, 60)
+    executor.wait(aecore.jobs.start(RunConfig(DataConfig(name="mnist"))), 60)  # the registry forgets the first
+    at = open_page("pages/train.py", query={"job": old})
+    assert "keeps the progress of only its latest jobs" in texts(at.info) and "restarted" not in texts(at.info)
     assert "runs" in {link.page for link in at.page_link}
 
 

@@ -17,6 +17,7 @@ from aecore.generate import CodeMixture, class_means, sample_mixture, sample_pri
 from aecore.infer import gray_uint8
 from aecore.latent import decode_codes, encode_split
 from ui.loaders import cached_model, cached_test_split
+from ui.visitor import current_visitor
 from ui.waiting import UNWATCHED_AFTER, result_of
 
 MIXTURE_CODES = 5000  # training images whose codes the mixture is fitted to
@@ -48,7 +49,7 @@ def mixture_work(run_id: str, dataset: str, components: int) -> str:
     """The id of the work fitting a `components`-curve mixture to the run's training codes (a `CodeMixture`)."""
     return workers.submit(units.mixture, run_id, dataset, components, MIXTURE_SEED, MIXTURE_CODES,
                           key=("mixture", run_id, dataset, components, MIXTURE_SEED),
-                          drop_after=UNWATCHED_AFTER)
+                          drop_after=UNWATCHED_AFTER, owner=current_visitor().owner)
 
 
 def mixture_or_none(run_id: str, dataset: str, components: int) -> CodeMixture | None:

@@ -23,8 +23,11 @@ from ui.images import FONT_SIZE, labelled_rows
 from ui.widgets import format_duration, show_metrics
 from ui.presenter import IMAGE_SCALE, presenting
 from ui.text import plain
+from ui.visitor import current_visitor
 
 STRIP_ROWS = 6  # reconstruction rows at most; the newest epoch is always the last
+SOMEONE_ELSES = ("Someone else started this model: you can watch it learn, and only they (or the teacher) can "
+                 "pause or stop it.")
 
 
 def pca_beside(cfg: RunConfig) -> tuple[dict[str, float] | None, int]:
@@ -71,7 +74,9 @@ def show_queued(p: aecore.jobs.Progress) -> None:
         text = (f"Waiting to start: this model is {ahead}. Another model is training, and this one starts as soon "
                 "as a training place is free.")
     st.info(text, icon=":material/hourglass_top:")
-    if st.button("Stop", key="stop", icon=":material/stop_circle:", help="Take this model out of the queue."):
+    if not current_visitor().may_change(p.owner):
+        st.caption(SOMEONE_ELSES)
+    elif st.button("Stop", key="stop", icon=":material/stop_circle:", help="Take this model out of the queue."):
         aecore.jobs.stop(p.job_id)
         st.rerun()
 
@@ -91,6 +96,9 @@ def show_running(p: aecore.jobs.Progress) -> None:
                  help="How many images the model learns from each second.")
     left.metric("Time left", format_duration(p.eta_seconds) if p.step else "—")
     elapsed.metric("Elapsed", format_duration(p.elapsed))
+    if not current_visitor().may_change(p.owner):
+        st.caption(SOMEONE_ELSES)
+        return
     keep_col, pause_col, stop_col = st.columns([2, 1, 1], vertical_alignment="center")
     if paused:
         pause_col.button("Resume", key="resume", icon=":material/play_circle:", width="stretch",

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 import aecore.store.runs
+from aecore.settings import max_runs_per_owner
 from aecore.store.runs import RunError, RunInfo
 from ui.text import plain
 from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
@@ -64,10 +65,15 @@ def settings_text(run: RunInfo) -> str:
             f"trained in {format_duration(run.seconds)}")
 
 
-def import_zip(data: bytes) -> tuple[str, str, str | None]:
-    """Add a run from an exported zip: ("success" | "error", message, the new run's id or None)."""
+def import_zip(data: bytes, added_by: str = "") -> tuple[str, str, str | None]:
+    """Add a run from an exported zip for `added_by` (aecore.owners), within the runs one owner may keep:
+    ("success" | "error", message, the new run's id or None)."""
+    limit = max_runs_per_owner()
+    if added_by and limit and aecore.store.runs.runs_of(added_by) >= limit:
+        return "error", (f"You keep {limit} models on this shared computer, as many as one person may. Delete the "
+                         "ones you no longer need, then add this one."), None
     try:
-        info = aecore.store.runs.import_run(data)
+        info = aecore.store.runs.import_run(data, added_by=added_by)
     except RunError as err:
         return "error", f"That file could not be added: {plain(err)}", None
     return "success", f"Added {plain(info.name)}.", info.id

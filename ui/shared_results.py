@@ -22,6 +22,7 @@ import aecore.latent
 from aecore import units, workers
 from aecore.latent import Codes, MapSettings
 from ui.loaders import cached_model, cached_test_split
+from ui.visitor import current_visitor
 from ui.waiting import UNWATCHED_AFTER
 
 MAP_CANCEL_AFTER = 1.0  # a map nobody waits for is ended with its worker this soon: its native loops never ask
@@ -32,13 +33,13 @@ _computed_lock = threading.Lock()
 def scores_work(run_id: str, dataset: str) -> str:
     """The id of the work scoring every test image of the dataset through the run's model: `{metric: (N,)}`."""
     return workers.submit(units.scores, run_id, dataset, key=("scores", run_id, dataset),
-                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "scores"))
+                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "scores"), owner=current_visitor().owner)
 
 
 def errors_work(run_id: str, dataset: str, k: int) -> str:
     """The id of the work giving each test image's reconstruction error and the k worst (an `ErrorReport`)."""
     return workers.submit(units.errors, run_id, dataset, k, key=("errors", run_id, dataset, k),
-                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "errors"))
+                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "errors"), owner=current_visitor().owner)
 
 
 def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, settings: MapSettings,
@@ -53,7 +54,8 @@ def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, s
     chosen = hashlib.sha1(np.asarray(images, np.int64).tobytes()).hexdigest() if images is not None else None
     return workers.submit(units.projection, codes.z, method, dims, settings, cancel_after=MAP_CANCEL_AFTER,
                           key=("projection", run_id, dataset, n, method, dims, used, chosen),
-                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "projection"))
+                          drop_after=UNWATCHED_AFTER, on_start=partial(_count, "projection"),
+                          owner=current_visitor().owner, group="map")  # a map moved past leaves the line
 
 
 def map_codes(run_id: str, dataset: str, n: int, images: tuple[int, ...] | None = None) -> Codes:

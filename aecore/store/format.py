@@ -27,6 +27,7 @@ from torch import nn
 
 from ..config import RunConfig, from_dict
 from ..infer import reconstruct
+from ..owners import check_owner
 from ..train import STATUSES, History
 from .limits import (MAX_CHANNELS, MAX_DEPTH, MAX_EPOCHS, MAX_JSON_BYTES, MAX_PREVIEW_BYTES, MAX_PREVIEW_PIXELS,
                      MAX_SIDE, MAX_ZIP_BYTES, RunError)
@@ -50,6 +51,7 @@ class RunInfo:
     created: str  # ISO 8601, UTC
     env: dict[str, Any]
     input_shape: tuple[int, int, int]  # (C, H, W) the model was built for
+    owner: str = ""  # who trained it (aecore.owners); "" for runs from before owners, scripts' and imported ones
 
     @property
     def status(self) -> str:
@@ -161,7 +163,8 @@ def run_info(run_id: str, path: Path, docs: dict[str, dict[str, Any]], where: st
         metrics = {_key(k): _number(v) for k, v in m["metrics"].items()}
         env = {_key(k): _plain(v) for k, v in docs["env.json"].items() if k != "schema_version"}
         return RunInfo(run_id, clean_name(c["name"]), path, config, history, metrics,
-                       created.isoformat(timespec="microseconds"), env, tuple(shape))  # type: ignore[arg-type]
+                       created.isoformat(timespec="microseconds"), env, tuple(shape),  # type: ignore[arg-type]
+                       check_owner(c.get("owner", "")))
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
         raise RunError(f"{where}: its JSON files are malformed ({type(err).__name__}: {err}); they were damaged or "
                        "edited by hand, so export the run again where it was made, or delete it") from err

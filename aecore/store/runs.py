@@ -20,6 +20,7 @@ import stat
 import time
 import zipfile
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 import safetensors
@@ -32,6 +33,7 @@ from .format import (JSON_FILES, MAX_FILE_BYTES, PREVIEW, RUN_FILES, SCHEMA_VERS
                          check_png, clean_name, dump_json, env_info, parse_json, preview_png, run_info, unzip_run)
 from ..failures import os_reason
 from ..names import default_name, unique_name
+from ..owners import check_owner
 from ..settings import runs_dir
 from ..train import TrainResult
 from .limits import check_size
@@ -39,7 +41,7 @@ from .weights import model_from_weights
 
 __all__ = ["JSON_FILES", "PREVIEW", "RUN_FILES", "SCHEMA_VERSION", "WEIGHTS", "RunError", "RunInfo", "default_name",
            "delete_run", "export_run", "import_run", "list_runs", "load_model", "load_run", "read_preview",
-           "rename_run", "runs_dir", "save_run"]
+           "rename_run", "runs_dir", "runs_of", "save_run"]
 
 
 STALE_SECONDS = 24 * 3600  # a temp folder this old belongs to a save that was killed
@@ -47,8 +49,10 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 def save_run(result: TrainResult, root: str | Path | None = None, name: str | None = None,
-             preview_images: torch.Tensor | None = None) -> RunInfo:
-    """Store a trained model as a new run; `preview_images` (N, C, H, W) uint8 adds a preview.png."""
+             preview_images: torch.Tensor | None = None, owner: str = "") -> RunInfo:
+    """Store a trained model as a new run; `preview_images` (N, C, H, W) uint8 adds a preview.png, and `owner`
+    (aecore.owners) says who may change it on a shared server."""
+    owner = check_owner(owner)
     model = result.model
     shape = getattr(model, "image_shape", None) or (tuple(preview_images.shape[1:]) if preview_images is not None else None)
     if shape is None or len(shape) != 3:
@@ -60,7 +64,8 @@ def save_run(result: TrainResult, root: str | Path | None = None, name: str | No
         "config.json": dump_json({"name": unique_name(clean_name(name or result.config.name or default_name(result.config)),
                                               taken_names(root)),
                               "created": when.isoformat(timespec="microseconds"),
-                              "input_shape": list(shape), "config": to_dict(result.config)}),
+                              "input_shape": list(shape), "config": to_dict(result.config),
+                              **({"owner": owner} if owner else {})}),
         "history.json": dump_json(dataclasses.asdict(result.history)),
         "metrics.json": dump_json({"metrics": {k: float(v) for k, v in result.metrics.items()}}),
         "env.json": dump_json(env_info(model)),
@@ -71,20 +76,37 @@ def save_run(result: TrainResult, root: str | Path | None = None, name: str | No
     return load_run(_commit(_root(root), files, when), root)
 
 
-def taken_names(root: str | Path | None = None) -> set[str]:
-    """The names of the runs in the store, read from each config.json alone (quick with hundreds of runs)."""
-    base, names = _root(root), set()
+def _config_docs(root: str | Path | None) -> Iterator[dict]:
+    """Each run's config.json alone, as a dict (quick with hundreds of runs); damaged ones are left to list_runs."""
+    base = _root(root)
     try:
         paths = [p for p in base.iterdir() if not p.name.startswith(".")] if base.is_dir() else []
     except OSError:
-        return names
+        return
     for path in paths:
         try:
-            doc = parse_json({"config.json": _read(path / "config.json", f"run {path.name}")}, path.name)["config.json"]
+            yield parse_json({"config.json": _read(path / "config.json", f"run {path.name}")}, path.name)["config.json"]
+        except RunError:
+            continue
+
+
+def taken_names(root: str | Path | None = None) -> set[str]:
+    """The names of the runs in the store."""
+    names = set()
+    for doc in _config_docs(root):
+        try:
             names.add(clean_name(doc["name"]))
         except (RunError, KeyError, TypeError):
             continue  # a damaged run is listed, and said so, by list_runs
     return names
+
+
+def runs_of(owner: str, root: str | Path | None = None) -> int:
+    """How many runs in the store `owner` trained or added (aecore.owners); an imported run has no owner, but
+    counts for whoever added it."""
+    if not owner:
+        return 0
+    return sum(1 for doc in _config_docs(root) if owner in (doc.get("owner"), doc.get("added_by")))
 
 
 def list_runs(root: str | Path | None = None, errors: list[RunError] | None = None) -> list[RunInfo]:
@@ -175,8 +197,10 @@ def export_run(run_id: str, root: str | Path | None = None) -> bytes:
     return buf.getvalue()
 
 
-def import_run(data: bytes, root: str | Path | None = None) -> RunInfo:
-    """Add a run from an `export_run` zip under a new id, after checking every file; nothing lands on refusal."""
+def import_run(data: bytes, root: str | Path | None = None, added_by: str = "") -> RunInfo:
+    """Add a run from an `export_run` zip under a new id, after checking every file; nothing lands on refusal.
+    It has no owner here (aecore.owners), whoever owned it where it was made: on a shared server only the
+    teacher may change it."""
     where = "the imported zip"
     files = unzip_run(data, where)
     docs = parse_json({n: files[n] for n in JSON_FILES}, where)
@@ -185,6 +209,10 @@ def import_run(data: bytes, root: str | Path | None = None) -> RunInfo:
         check_png(files[PREVIEW], where)
     when = datetime.now(timezone.utc)
     docs["config.json"]["created"] = when.isoformat(timespec="microseconds")
+    docs["config.json"].pop("owner", None)
+    docs["config.json"].pop("added_by", None)
+    if check_owner(added_by):
+        docs["config.json"]["added_by"] = added_by  # counted against whoever added it, never theirs to change
     files.update({n: dump_json({k: v for k, v in d.items() if k != "schema_version"}) for n, d in docs.items()})
     return load_run(_commit(_root(root), files, when), root)
 

@@ -64,15 +64,17 @@ def start_server(runs: Path, extra_env: dict[str, str] | None = None) -> tuple[s
     return proc, url
 
 
-def save_small_run(root: Path, name: str = "AE 8-d") -> None:
-    """One small real run (an 8-number AE, 3 epochs of 2,048 images of the bundled FashionMNIST sample), saved."""
+def save_small_run(root: Path, name: str = "AE 8-d", owner: str = "") -> None:
+    """One small real run (an 8-number AE, 3 epochs of 2,048 images of the bundled FashionMNIST sample), saved as
+    `owner`'s (aecore.owners)."""
     from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from aecore.store import runs
     from aecore.train import train_run
 
     cfg = RunConfig(DataConfig(limit_train=2048), ModelConfig("mlp_ae", 8, (128,)), TrainConfig(epochs=3, patience=0),
                     name=name)
-    runs.save_run(train_run(cfg, device="cpu"), root=root)
+    result = train_run(cfg, device="cpu")
+    runs.save_run(result, root=root, owner=owner, preview_images=result.preview_images)  # as the app saves it
 
 
 def save_named_runs(root: Path, names: tuple[str, ...]) -> None:

@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from aecore.names import KIND_NAMES
+from aecore.owners import new_token, owner_of
 from aecore.store import runs
 from aecore.config import DataConfig, RunConfig, TrainConfig
 from aecore.data import load_dataset
@@ -294,3 +295,28 @@ def test_zip_limits_and_garbage(trained, tmp_path, monkeypatch):
     with pytest.raises(RunError, match="unpacks to more than"):
         runs.import_run(runs.export_run(info.id, tmp_path / "src"), tmp_path / "dst")
     assert not (tmp_path / "dst").exists()
+
+
+def test_a_run_keeps_its_owner_and_an_import_has_none(trained, tmp_path):
+    owner = owner_of(new_token())
+    info = runs.save_run(trained(), root=tmp_path, owner=owner)
+    assert info.owner == owner and runs.load_run(info.id, tmp_path).owner == owner
+    assert runs.rename_run(info.id, "renamed", tmp_path).owner == owner  # a rename keeps who owns it
+    assert runs.save_run(trained(), root=tmp_path).owner == ""  # a script's run
+    adder = owner_of(new_token())
+    imported = runs.import_run(runs.export_run(info.id, tmp_path), tmp_path, added_by=adder)
+    assert imported.owner == "" and json.loads((imported.path / "config.json").read_bytes()).get("owner") is None
+    assert runs.runs_of(owner, tmp_path) == 1 and runs.runs_of(adder, tmp_path) == 1  # counted, not theirs to change
+    assert runs.runs_of("", tmp_path) == 0
+
+
+@pytest.mark.parametrize("owner", ["ADMIN", 7, ["x"], "0" * 31])
+def test_a_run_folder_with_a_malformed_owner_is_refused_alone(trained, tmp_path, owner):
+    bad, good = (runs.save_run(trained(), root=tmp_path) for _ in range(2))
+    doc = json.loads((bad.path / "config.json").read_bytes())
+    doc["owner"] = owner
+    (bad.path / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(RunError, match="owner must be empty or 32 lowercase hex digits"):
+        runs.load_run(bad.id, tmp_path)
+    errors: list[RunError] = []
+    assert [r.id for r in runs.list_runs(tmp_path, errors)] == [good.id] and len(errors) == 1
