@@ -82,6 +82,7 @@ class Snapshot:
     elapsed: float = 0.0  # seconds since it started running (0 while queued), or until it finished
     queue_position: int = 0  # 1 = next of its kind to start; 0 when not queued
     detail: Any = None  # richer progress, as last reported (a training job's curves and previews)
+    parked: bool = False  # paused past the pause hold: its slot went to the next in line (queued again once resumed)
 
     @property
     def finished(self) -> bool:
@@ -105,6 +106,11 @@ class Context:
 
     def paused(self) -> bool:
         return not self._entry.resumed.is_set()
+
+    def parked(self) -> bool:
+        """Whether the work, paused, has given its slot back: what it holds (a worker process) is held beyond
+        the slots until it runs again."""
+        return self._entry.parked
 
     def unwatched(self) -> bool:
         """Whether nobody has asked about this work for its `drop_after` seconds (the page moved on, the tab
@@ -136,6 +142,8 @@ class _Entry:
         self.id, self.kind, self.key, self.fn, self.owner = entry_id, kind, key, fn, owner
         self.askers = {owner}  # every owner that asked for it: a shared map is theirs too
         self.group: Hashable | None = None
+        self.paused_at = 0.0
+        self.parked = False  # paused past the hold, holding no slot; in the queue again once resumed
         self.drop_after = drop_after  # seconds nobody asks about it before it is dropped; None: never
         self.seen = time.monotonic()  # when someone last asked about it
         self.stop = threading.Event()
@@ -159,7 +167,8 @@ class _Entry:
 class Executor:
     """Owns the worker threads and one queue per kind of work."""
 
-    def __init__(self, slots: Mapping[str, int], keep_finished: int = 64, per_owner: int | None = None):
+    def __init__(self, slots: Mapping[str, int], keep_finished: int = 64, per_owner: int | None = None,
+                 pause_hold: float | None = None):
         unknown = set(slots) - set(KINDS)
         if unknown or any(n < 1 for n in slots.values()) or keep_finished < 0 or (per_owner or 1) < 1:
             raise ValueError(f"slots must give each of {', '.join(KINDS)} at least 1, keep_finished must be at least 0 "
@@ -167,6 +176,7 @@ class Executor:
         self.slots = {kind: int(slots.get(kind, 1)) for kind in KINDS}
         self.keep_finished = keep_finished
         self.per_owner = per_owner  # training jobs an owner may have waiting or running; None: no bound
+        self.pause_hold = pause_hold  # seconds paused work keeps its slot; None: for as long as it is paused
         self._turns: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}  # owner -> the turn it was last served
         self._turn = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -207,8 +217,8 @@ class Executor:
         with self._lock:
             entry = self._entries[work_id]
             entry.seen = time.monotonic()
-            self._drop_unwatched()  # every page's poll sweeps: queued work nobody polls goes
-            return self._snapshot(entry)
+            self._dispatch(entry.kind)  # every page's poll sweeps: queued work nobody polls goes, a long pause
+            return self._snapshot(entry)  # gives its slot back
 
     def snapshots(self, kind: str | None = None) -> list[Snapshot]:
         """Every known piece of work (of one kind), newest first, read in one go."""
@@ -228,12 +238,17 @@ class Executor:
         with self._lock:
             entry = self._entries[work_id]
             entry.stop.set()
-            if entry.snapshot.state == "paused":
-                entry.update(state="running")  # it wakes to stop
-            entry.resumed.set()
-            if work_id in self._queues[entry.kind]:
+            if entry.snapshot.state == "paused" or entry.parked:
+                entry.update(state="running", parked=False)  # it wakes to stop
+            queued = work_id in self._queues[entry.kind]
+            if queued:
                 self._queues[entry.kind].remove(work_id)
+            if entry.parked:
+                entry.parked = False
+                self._running[entry.kind].add(work_id)  # ends as running work does, in its own thread
+            elif queued:
                 self._finish(entry, state="stopped", message="stopped before it started")
+            entry.resumed.set()
 
     def pause(self, work_id: str) -> bool:
         """Hold running work at its next `should_stop`, keeping what it holds and its slot; False if not running."""
@@ -242,6 +257,7 @@ class Executor:
             if entry.snapshot.state != "running" or entry.stop.is_set():
                 return False
             entry.resumed.clear()
+            entry.paused_at = time.monotonic()
             entry.update(state="paused")
             return True
 
@@ -251,6 +267,11 @@ class Executor:
             entry = self._entries[work_id]
             if entry.snapshot.state != "paused":
                 return False
+            if entry.parked:  # its slot went to another: it waits for the next free one, in its owner's turn
+                self._queues[entry.kind].append(work_id)
+                entry.update(state="queued")
+                self._dispatch(entry.kind)
+                return True
             entry.update(state="running")
             entry.resumed.set()
             return True
@@ -344,8 +365,25 @@ class Executor:
                 queue.remove(work_id)
                 self._finish(self._entries[work_id], state="stopped", message=UNWATCHED)
 
+    def _release_held(self, kind: str) -> None:  # caller holds the lock
+        """Paused work past the pause hold gives its slot to the next in line, while someone waits for one, and
+        at most `slots` of a kind at once: each keeps its worker process, beyond the pool's own."""
+        if self.pause_hold is None or not self._queues[kind]:
+            return
+        now, parked = time.monotonic(), sum(1 for e in self._entries.values() if e.kind == kind and e.parked)
+        for work_id in list(self._running[kind]):
+            entry = self._entries[work_id]
+            if parked >= self.slots[kind]:
+                break
+            if entry.snapshot.state == "paused" and now - entry.paused_at >= self.pause_hold:
+                self._running[kind].discard(work_id)
+                entry.parked = True
+                entry.update(parked=True)
+                parked += 1
+
     def _dispatch(self, kind: str) -> None:  # caller holds the lock
         self._drop_unwatched()
+        self._release_held(kind)
         queue, running = self._queues[kind], self._running[kind]
         while queue and len(running) < self.slots[kind]:
             entry = self._entries[self._next(queue, self._turns[kind])]
@@ -353,6 +391,11 @@ class Executor:
             self._turn += 1
             self._turns[kind][entry.owner] = self._turn
             running.add(entry.id)
+            if entry.parked:  # resumed work taking a slot again: its thread has waited in should_stop
+                entry.parked = False
+                entry.update(state="running", parked=False)
+                entry.resumed.set()
+                continue
             entry.started = time.monotonic()
             entry.update(state="running")
             threading.Thread(target=self._work, args=(entry,), name=f"aecore-{kind}-{entry.id}", daemon=True).start()
@@ -415,7 +458,7 @@ def executor() -> Executor:
     with _executor_lock:
         if _executor is None:
             _executor = Executor({"train": settings.max_jobs(), "compute": settings.max_compute()},
-                                 per_owner=settings.max_queued())
+                                 per_owner=settings.max_queued(), pause_hold=settings.pause_hold())
             atexit.register(_shutdown_at_exit, _executor)
         return _executor
 

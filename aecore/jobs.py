@@ -65,6 +65,7 @@ class Progress:
     metrics: dict = field(default_factory=dict)
     run_id: str | None = None  # the saved run, when one was saved
     owner: str = ""  # who started it (aecore.owners); "" for a script's job
+    parked: bool = False  # paused so long that its training place went to the next in line
     message: str = ""  # why it stopped, diverged or failed, and what to do
     advice: str = ""  # once failed: the cause in plain words and what to do next (aecore.failures)
 
@@ -173,8 +174,16 @@ class JobRegistry:
 
     def _snapshot(self, job: _Job) -> Progress:  # caller holds the lock
         """The job's own snapshot, with what only the executor knows: its place in line, and whether it is paused."""
-        if job.snapshot.state == "running" and self._work_state(job.id) == "paused":
-            return dataclasses.replace(job.snapshot, state="paused")
+        if job.snapshot.state == "running":
+            try:
+                work = self.executor.snapshot(job.id)
+            except KeyError:
+                return job.snapshot
+            if work.state == "paused":
+                return dataclasses.replace(job.snapshot, state="paused", parked=work.parked)
+            if work.state == "queued":  # resumed after giving its place back: waiting for a free one
+                return dataclasses.replace(job.snapshot, state="queued", queue_position=work.queue_position)
+            return job.snapshot
         if job.snapshot.state != "queued":
             return job.snapshot
         try:
@@ -186,12 +195,6 @@ class JobRegistry:
         if work.state in ("running", "paused") and job.started:
             return job.snapshot  # running work whose job says queued waits for a cluster's worker
         return dataclasses.replace(job.snapshot, state=work.state, message=work.message or work.error)
-
-    def _work_state(self, job_id: str) -> str:
-        try:
-            return self.executor.snapshot(job_id).state
-        except KeyError:
-            return ""
 
     def _forget_old(self) -> None:  # caller holds the lock
         finished = [i for i, j in self._jobs.items() if self._snapshot(j).finished]

@@ -75,6 +75,12 @@ def max_runs_per_owner() -> int:
     return env_int("AECORE_MAX_RUNS_PER_OWNER", 30 if teacher_password() else 0, 0, 1_000_000)
 
 
+def pause_hold() -> float:
+    """Seconds a paused training job keeps its training place (`AECORE_PAUSE_HOLD`, default 60) while another
+    waits for one; then it gives the place to the next in line and takes the next free one once resumed."""
+    return env_float("AECORE_PAUSE_HOLD", 60.0, 0.0, 86_400.0)
+
+
 def threads() -> int:
     """torch's CPU threads (`AECORE_THREADS`); 0, the default, means every CPU the process may use."""
     return env_int("AECORE_THREADS", 0, 0, 1024)
@@ -165,7 +171,7 @@ def keep_numba_cache() -> None:
 def problems() -> list[str]:
     """One sentence for every setting with a bad value; empty when all are good."""
     checks: list[Callable[[], object]] = [max_jobs, max_compute, max_queued, threads, device, ray_address,
-                                          teacher_password, max_job_minutes, max_runs_per_owner]
+                                          teacher_password, max_job_minutes, max_runs_per_owner, pause_hold]
     if os.environ.get(RAY_ADDRESS, "").strip():  # the cluster's requests matter only with a cluster
         checks += [ray_cpus, ray_gpus]
     found = []

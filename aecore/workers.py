@@ -38,6 +38,7 @@ from .background import Context, Stopped
 from .memory import trim
 
 log = logging.getLogger(__name__)
+PARKED_CHECK = 0.5  # seconds between looks, while every worker is lent, for one whose task gave its slot back
 CANCEL_AFTER = 20.0  # seconds a stopped task has to end by itself (training checks every batch) before it is killed
 FLUSH_SECONDS = 0.05  # a worker's reports go over at most this often (and before each training batch)
 POLL_SECONDS = 0.02  # how often a follower looks for a stop, a pause or a dead worker: a stop reaches a batch soon
@@ -129,6 +130,7 @@ class WorkerPool:
         self.size = size
         self._mp = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
+        self._lent: dict[int, Any] = {}  # id(worker) -> the executor context of the task it runs
         self._count = 0  # alive workers, lent or idle
         self._changed = threading.Condition()
         self._closed = False
@@ -145,6 +147,8 @@ class WorkerPool:
         `ctx.publish`), `on_stop()` goes to the unit with a stop, and a unit still running `cancel_after` seconds
         after a stop is ended with its worker."""
         worker = self._borrow()
+        with self._changed:
+            self._lent[id(worker)] = ctx
         ended = False  # the worker sent the task's end: it is free for the next task, whatever the end was
         try:
             worker.wait_ready()
@@ -213,18 +217,26 @@ class WorkerPool:
                 self._idle = alive
                 if self._idle:
                     return self._idle.pop()  # the one used last: its caches (a compiled map, a dataset) are warm
-                if self._count < self.size:
+                if self._count < self.size + self._parked():
                     return self._new()
-                self._changed.wait()
+                self._changed.wait(PARKED_CHECK)
 
     def _new(self) -> _Worker:  # caller holds the condition
         worker = _Worker(self._mp)
         self._count += 1
         return worker
 
+    def _parked(self) -> int:  # caller holds the condition
+        """Lent workers whose paused task gave its slot back (aecore.background's pause hold): the pool lends that
+        many beyond its size, so the task that took the slot gets a worker of its own."""
+        return sum(1 for ctx in self._lent.values() if getattr(ctx, "parked", lambda: False)())
+
     def _give_back(self, worker: _Worker, ended: bool) -> None:
         with self._changed:
-            if ended and not self._closed and worker.process.is_alive():
+            self._lent.pop(id(worker), None)
+            if ended and self._count > self.size + self._parked():  # lent beyond the size: retired now
+                self._count -= 1
+            elif ended and not self._closed and worker.process.is_alive():
                 self._idle.append(worker)
                 worker = None
             else:

@@ -11,6 +11,7 @@ import functools
 import streamlit as st
 
 import aecore.store.runs
+from aecore.owners import label
 from aecore.store.runs import RunError, RunInfo
 from ui.id_pickers import id_selectbox
 from ui.images import enlarge_png
@@ -29,7 +30,8 @@ NOT_YOURS = ("Someone else trained this model: you can look at it, compare it an
 COLUMNS = ("Name", "Status", "Model", "Dataset", "Looks alike", "Time", "Date")
 # pixels: together they fit the page at 1400 px, and each holds its longest text (a default run name, a dataset,
 # a date) without an ellipsis
-WIDTHS = {"Name": 260, "Status": 90, "Model": 135, "Dataset": 150, "Looks alike": 90, "Time": 75, "Date": 130}
+WIDTHS = {"Name": 260, "Status": 90, "Model": 135, "Dataset": 150, "Looks alike": 90, "Time": 75, "Date": 130,
+          "Who": 105}
 
 
 def show_table(runs: list[RunInfo]) -> None:
@@ -37,11 +39,17 @@ def show_table(runs: list[RunInfo]) -> None:
         "Status": "A stopped run holds a partial model: it trained for fewer epochs than asked.",
         "Looks alike": "How alike its redrawn test images look to the real ones (SSIM as a percentage).",
         "Time": "How long it trained.",
+        "Who": "Who trained it: You, another visitor (each browser has its own made-up name), or No owner for a "
+               "model added from a file or made before this server had a class.",
     }
-    columns = {col: st.column_config.TextColumn(col, width=WIDTHS[col], help=help_texts.get(col)) for col in COLUMNS}
+    visitor = current_visitor()
+    order = (*COLUMNS, "Who") if visitor.classroom else COLUMNS  # on a shared server: whose each run is
+    columns = {col: st.column_config.TextColumn(col, width=WIDTHS[col], help=help_texts.get(col)) for col in order}
     columns["Date"] = st.column_config.DatetimeColumn("Date", width=WIDTHS["Date"], format="D MMM YYYY, HH:mm")
-    st.dataframe(runs_table(runs, st.context.timezone), hide_index=True, key="runs_table", column_order=COLUMNS,
-                 column_config=columns)
+    table = runs_table(runs, st.context.timezone)
+    if visitor.classroom:
+        table["Who"] = ["You" if visitor.owns(r.owner) else label(r.owner) for r in runs]
+    st.dataframe(table, hide_index=True, key="runs_table", column_order=order, column_config=columns)
 
 
 def run_controls(runs: list[RunInfo]) -> RunInfo:

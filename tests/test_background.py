@@ -288,3 +288,68 @@ def test_an_owners_new_map_takes_the_place_of_its_waiting_one_unless_someone_els
     scores = ex.submit(lambda ctx: "scores", "compute", key="scores", owner=me)  # no group: nothing replaced
     gate.set()
     assert ex.wait(shared, 10).result == "shared" and ex.wait(scores, 10).result == "scores"
+
+
+def counter(steps: list[int]):
+    """Work that keeps what it built (a count) across pauses, as a training job keeps its model."""
+    def run(ctx: Context) -> int:
+        while not ctx.should_stop():
+            steps.append(len(steps))
+            time.sleep(0.005)
+        return len(steps)
+    return run
+
+
+def _until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_long_pause_gives_the_slot_to_the_next_in_line_and_resumes_from_where_it_was():
+    ex, steps, done = Executor({"train": 1}, pause_hold=0.3), [], []
+    held = ex.submit(counter(steps), "train", owner="a" * 32)
+    _until(lambda: len(steps) >= 5)
+    assert ex.pause(held)
+    at_pause = len(steps)
+    waiting = ex.submit(lambda ctx: done.append(len(steps)), "train", owner="b" * 32)
+    assert ex.snapshot(waiting).state == "queued"  # within the hold the paused work keeps its slot
+    _until(lambda: ex.snapshot(waiting).state == "done")  # a poll past the hold hands the slot over
+    assert ex.snapshot(held).state == "paused" and ex.snapshot(held).parked
+    assert done == [at_pause] and len(steps) == at_pause  # the other work ran while this one stood still
+    assert ex.resume(held)
+    _until(lambda: len(steps) > at_pause + 5)  # the slot is free: it runs again at once
+    assert ex.snapshot(held).state == "running" and not ex.snapshot(held).parked
+    assert steps[at_pause] == at_pause  # carried on from where it was, nothing built is lost
+    ex.stop(held)
+    assert ex.wait(held, 10).result == len(steps)
+
+
+def test_resumed_work_waits_its_turn_when_its_slot_is_taken_and_a_stop_ends_it():
+    ex, steps, gate = Executor({"train": 1}, pause_hold=0.0), [], threading.Event()
+    held = ex.submit(counter(steps), "train", owner="a" * 32)
+    _until(lambda: len(steps) >= 3)
+    ex.pause(held)
+    other = ex.submit(lambda ctx: gate.wait(10), "train", owner="b" * 32)
+    _until(lambda: ex.snapshot(other).state == "running")
+    assert ex.resume(held) and ex.snapshot(held).state == "queued" and ex.snapshot(held).queue_position == 1
+    at_resume = len(steps)
+    time.sleep(0.1)
+    assert len(steps) == at_resume  # it waits for a slot, not beside the other work
+    ex.stop(held)
+    assert ex.wait(held, 10).state == "stopped"
+    gate.set()
+    assert ex.wait(other, 10).state == "done"
+
+
+def test_paused_work_keeps_its_slot_without_a_pause_hold_or_anyone_waiting():
+    ex, steps = Executor({"train": 1}, pause_hold=None), []
+    held = ex.submit(counter(steps), "train")
+    _until(lambda: len(steps) >= 3)
+    ex.pause(held)
+    waiting = ex.submit(lambda ctx: None, "train")
+    time.sleep(0.2)
+    assert ex.snapshot(waiting).state == "queued" and not ex.snapshot(held).parked
+    ex.stop(held)
+    assert ex.wait(waiting, 10).state == "done"

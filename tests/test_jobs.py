@@ -295,3 +295,26 @@ def test_an_owner_keeps_at_most_the_runs_the_server_allows(runs_dir, monkeypatch
     with pytest.raises(background.QueueFull, match="Delete the ones you no longer need"):
         reg.start(SMALL, owner=me)
     reg.wait(reg.start(SMALL), 60)  # a script's job has no owner and no bound
+
+
+def test_a_job_paused_past_the_hold_lets_the_next_train_and_carries_on_where_it_was(runs_dir):
+    reg = JobRegistry(executor=Executor({"train": 1, "compute": 1}, pause_hold=0.5))
+    held = reg.start(LONG, owner=owner_of(new_token()))
+    _wait_for(lambda: reg.progress(held).step >= 20, 60)
+    assert reg.pause(held)
+    _wait_for(lambda: reg.progress(held).state == "paused")
+    time.sleep(2 * READ_EVERY + FLUSH_SECONDS + 2 * POLL_SECONDS)  # the last steps before the pause reported
+    at_pause = reg.progress(held)
+    first_loss = at_pause.curve[0][1]
+    other = reg.start(SMALL, owner=owner_of(new_token()))
+    p = reg.wait(other, 120)  # trains in the place the paused job gave back, in a worker of its own
+    assert p.state == "done" and reg.progress(held).parked and reg.progress(held).step == at_pause.step
+    assert reg.resume(held)
+    _wait_for(lambda: reg.progress(held).step > at_pause.step + 20, 60)
+    after = reg.progress(held)
+    assert after.state == "running" and after.epoch >= at_pause.epoch
+    # the same model and optimiser trained on: its loss carries on from where it was, not from the start's
+    assert after.loss < 0.8 * first_loss and [s for s, _ in after.curve] == sorted(s for s, _ in after.curve)
+    reg.stop(held, keep=True)
+    info = load_run(reg.wait(held, 60).run_id)
+    assert info.status == "stopped" and info.history.steps > at_pause.step

@@ -3,6 +3,7 @@ a worker's death contained to its own task, in real processes."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 
@@ -96,3 +97,30 @@ def test_work_nobody_asks_about_is_stopped_in_its_worker_or_dropped_from_the_que
     assert s.state == "stopped" and s.message == UNWATCHED and s.result is None
     unbounded = ex.submit(in_pool(pool, Task(worker_units.wait_then, ("trained", 1.0))), "train")
     assert ex.wait(unbounded, 60).result == "trained"  # work without drop_after (training) runs whoever watches
+
+
+def test_a_task_that_gave_its_slot_back_keeps_its_worker_and_the_next_gets_one_of_its_own():
+    before = len(multiprocessing.active_children())
+    small = WorkerPool(1)
+    try:
+        ex = Executor({"train": 1}, pause_hold=0.0)
+        held = ex.submit(in_pool(small, Task(worker_units.wait_then, ("held", 60.0))), "train", owner="a" * 32)
+        deadline = time.monotonic() + 120
+        while ex.snapshot(held).message != "waiting":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ex.pause(held)
+        nxt = ex.submit(in_pool(small, Task(worker_units.pid_and_setting)), "train", owner="b" * 32)
+        s = ex.wait(nxt, 120)  # the pool of one lends a second worker while the first's task stands parked
+        assert s.state == "done" and ex.snapshot(held).parked
+        assert len(multiprocessing.active_children()) == before + 2  # the parked task's worker, and the one lent
+        ex.resume(held)
+        ex.stop(held)
+        assert ex.wait(held, 30).state == "stopped"
+        deadline = time.monotonic() + 10
+        while len(multiprocessing.active_children()) > before + 1:  # the worker beyond the size is retired
+            assert time.monotonic() < deadline, multiprocessing.active_children()
+            time.sleep(0.05)
+        assert len(small.pids()) == 1
+    finally:
+        small.close()

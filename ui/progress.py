@@ -17,6 +17,7 @@ from aecore.prepare import measuring_speed
 from aecore.config import RunConfig
 from aecore.failures import GENERIC_ADVICE
 from aecore.reference import pca_at
+from aecore.settings import pause_hold
 from aecore.store.runs import RunError, load_run
 from ui.charts import loss_figure
 from ui.images import FONT_SIZE, labelled_rows
@@ -64,7 +65,10 @@ def progress_text(p: aecore.jobs.Progress) -> str:
 
 def show_queued(p: aecore.jobs.Progress) -> None:
     ahead = "next in line" if p.queue_position == 1 else f"number {p.queue_position} in line"
-    if aecore.jobs.on_cluster():
+    if p.step:  # resumed after a long pause gave its place away
+        text = (f"Waiting to carry on: this model is {ahead}. It gave its training place to another model while it "
+                "was paused, and carries on from where it stopped as soon as a place is free.")
+    elif aecore.jobs.on_cluster():
         text = (f"Waiting to start: this model is {ahead} among this server's models waiting for the cluster. It "
                 "starts as soon as the cluster has a free worker for it.")
     elif measuring_speed():
@@ -84,11 +88,18 @@ def show_queued(p: aecore.jobs.Progress) -> None:
 def show_running(p: aecore.jobs.Progress) -> None:
     paused = p.state == "paused"
     st.progress(p.fraction, text=("Paused · " if paused else "") + progress_text(p))
-    if paused:
-        holds = "its worker on the cluster" if aecore.jobs.on_cluster() else "its training place"
+    if paused and p.parked:
+        st.info("Paused. The model and what it has learned are kept, but it was paused so long that its training "
+                "place went to the next model in line. Resume carries on from this batch as soon as a place is free.",
+                icon=":material/pause_circle:")
+    elif paused and aecore.jobs.on_cluster():
+        st.info("Paused. The model, what it has learned and its worker on the cluster are kept: Resume carries on "
+                "from this batch.", icon=":material/pause_circle:")
+    elif paused:
+        hold = format_duration(pause_hold())
         st.info("Paused. The model, what it has learned and its place in training are kept: Resume carries on "
-                f"from this batch. While paused it still holds {holds}, so other models wait in line "
-                "until you resume or stop it.", icon=":material/pause_circle:")
+                f"from this batch. If another model is waiting, after {hold} paused this one lets it have the "
+                "training place, and takes the next free one once resumed.", icon=":material/pause_circle:")
     loss, speed, left, elapsed = st.columns(4)
     loss.metric("Loss", f"{p.loss:.4f}" if p.loss is not None else "—",
                 help="The training loss of the latest batch: how far the reconstructions are from the images.")
