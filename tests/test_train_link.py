@@ -120,7 +120,7 @@ def paused_and_resumed(job_id: str) -> None:
     at = open_page("pages/train.py", query={"job": job_id})
     at.button(key="pause").click().run()
     assert aecore.jobs.progress(job_id).state == "paused"
-    assert "holds its training place" in texts(at.info) and at.button(key="resume").label == "Resume"
+    assert "its place in training are kept" in texts(at.info) and at.button(key="resume").label == "Resume"
     at.button(key="resume").click().run()
     assert aecore.jobs.progress(job_id).state == "running" and at.button(key="pause")
     at.button(key="pause").click().run()

@@ -36,7 +36,7 @@ def show_training_now(was_busy: bool) -> None:
     if was_busy and not jobs:
         st.rerun()  # the last job just finished: redraw the page so its run appears
     st.markdown("**Training now**")
-    running = [p for p in jobs if p.state in ("running", "paused")]  # a paused job still holds its slot
+    running = [p for p in jobs if p.state in ("running", "paused")]  # a paused job is shown with the training ones
     if not running:
         st.caption("Nothing is training.")
     for p in running:

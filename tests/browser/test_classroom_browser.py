@@ -92,6 +92,9 @@ def test_owners_and_the_teacher(browser, classroom):
         save_small_run(runs, "A's model", owner_of(token))
         tab.goto(f"{url}/runs")
         wait_idle(tab)
+        table = tab.locator('[data-testid="stDataFrame"]').first
+        expect(table).to_contain_text("You")  # whose each run is, in a class
+        expect(table).to_contain_text("No owner")
         pick_run(tab, "A's model")
         expect(tab.get_by_role("button", name="Rename")).to_be_visible()
         expect(tab.get_by_role("button", name="Delete")).to_be_visible()

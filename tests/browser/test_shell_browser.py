@@ -77,7 +77,7 @@ def test_the_first_visit_to_a_fresh_server_never_shows_file_name_navigation(page
 
 @pytest.mark.parametrize(("path", "title", "says"), [
     ("latent", "Latent space", "no saved model"),
-    ("train?job=0123abcd", "Train", "not running any more"),  # the query reached the page: it looked the job up
+    ("train?job=0123abcd", "Train", "not on this server"),  # the query reached the page: it looked the job up
 ])
 def test_a_deep_link_as_the_first_request_opens_its_page_inside_the_app(page, fresh_server, path, title, says):
     seen = open_first(page, f"{fresh_server}/{path}", f"shell-first-{path.split('?')[0]}")

@@ -56,7 +56,7 @@ def test_a_job_pauses_keeps_its_place_resumes_and_stops(page, server):
     train_button(page).click()
     page.get_by_text("· batch", exact=False).first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Pause", exact=True).click()
-    page.get_by_text("holds its training place", exact=False).wait_for()
+    page.get_by_text("its place in training are kept", exact=False).wait_for()
     page.wait_for_timeout(1500)  # the batch under way lands
     held = batch_text(page)
     page.wait_for_timeout(3000)
@@ -67,7 +67,7 @@ def test_a_job_pauses_keeps_its_place_resumes_and_stops(page, server):
                            "return el && !el.innerText.startsWith('Paused') && el.innerText !== held; }",
                            arg=['[data-testid="stMain"] [data-testid="stProgress"]', held])
     page.get_by_role("button", name="Pause", exact=True).click()
-    page.get_by_text("holds its training place", exact=False).wait_for()
+    page.get_by_text("its place in training are kept", exact=False).wait_for()
     page.get_by_role("button", name="Stop", exact=True).click()  # Stop works while paused
     page.get_by_text("Stopped, and nothing was saved", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
