@@ -134,6 +134,25 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def visit(page, url: str, path: str, timeout: float = 120_000) -> float:
+    """Open a page and wait until it has drawn without an exception; returns the seconds it took."""
+    start = time.perf_counter()
+    page.goto(f"{url}/{path}", timeout=timeout)
+    page.wait_for_selector("h1", timeout=timeout)
+    wait_idle(page, timeout=timeout)
+    no_exception(page)
+    return time.perf_counter() - start
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
 def record_timing(name: str, seconds: float) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "timings.json"

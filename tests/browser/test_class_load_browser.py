@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from aecore.store import runs
-from studio import TRAIN_BUTTON, no_exception, record_timing, save_small_run, start_server, stop_server, wait_idle
+from studio import TRAIN_BUTTON, no_exception, record_timing, rss_mb, save_small_run, start_server, stop_server, visit
 
 SESSIONS, TRAINERS = 30, 10
 WANDER = ("runs", "latent", "compare", "", "generate", "latent", "anomalies", "train")
@@ -63,23 +63,6 @@ class HealthProbe:
         self._thread.join(35)
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def visit(page, url: str, path: str) -> float:
-    start = time.perf_counter()
-    page.goto(f"{url}/{path}", timeout=TIMEOUT)
-    page.wait_for_selector("h1", timeout=TIMEOUT)
-    wait_idle(page, timeout=TIMEOUT)
-    no_exception(page)
-    return time.perf_counter() - start
-
-
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -89,7 +72,7 @@ def test_a_class_of_thirty_ten_training_twenty_browsing(browser, class_server):
     url, pid, root = class_server
     warm = browser.new_context()
     for path in ("", "train", "runs", "latent", "compare", "generate", "anomalies"):  # a server that has done its work
-        visit(warm.new_page(), url, path)
+        visit(warm.new_page(), url, path, TIMEOUT)
     warm.close()
     probe, contexts, trainers, opens, peak = HealthProbe(url), [], [], [], rss_mb(pid)
     try:
@@ -98,12 +81,12 @@ def test_a_class_of_thirty_ten_training_twenty_browsing(browser, class_server):
             contexts.append(context)
             page = context.new_page()
             if i % 3 == 0 and len(trainers) < TRAINERS:  # trainers arrive among the others, as in a room
-                opens.append((len(contexts), visit(page, url, "train?preset=fashion-mlp&epochs=1")))
+                opens.append((len(contexts), visit(page, url, "train?preset=fashion-mlp&epochs=1", TIMEOUT)))
                 page.get_by_role("button", name=TRAIN_BUTTON).click()
                 trainers.append(page)
             else:
                 for path in (WANDER[i % len(WANDER)], "latent"):
-                    opens.append((len(contexts), visit(page, url, path)))
+                    opens.append((len(contexts), visit(page, url, path, TIMEOUT)))
                 if i % 5 == 1:  # some open a t-SNE map: one computation, shared by whoever asks for it
                     page.get_by_text("t-SNE (clusters)", exact=True).click()
                     expect(page.locator(".st-key-latent_scatter").get_by_text("t-SNE 1")).to_be_visible(timeout=TIMEOUT)

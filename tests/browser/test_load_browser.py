@@ -17,7 +17,8 @@ import pytest
 from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.train import train_run
-from studio import TRAIN_BUTTON, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+from studio import (TRAIN_BUTTON, no_exception, record_timing, rss_mb, screenshot, start_server, stop_server, visit,
+                    wait_idle)
 
 PAGES = ("", "train", "runs", "compare", "latent", "generate", "denoise", "anomalies", "your_image")
 WANDER = ("runs", "latent", "", "train", "compare", "latent", "generate")
@@ -41,30 +42,11 @@ def load_server(tmp_path_factory):
     stop_server(proc)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server process, from /proc."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
 def healthy(url: str) -> float:
     """Seconds the health endpoint took to say ok; fails the test if it did not."""
     start = time.perf_counter()
     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=15) as r:
         assert r.read().strip() == b"ok"
-    return time.perf_counter() - start
-
-
-def visit(page, url: str, path: str) -> float:
-    """Open a page and wait until it has drawn without an exception; returns the seconds it took."""
-    start = time.perf_counter()
-    page.goto(f"{url}/{path}", timeout=120_000)
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_idle(page, timeout=120_000)
-    no_exception(page)
     return time.perf_counter() - start
 
 
