@@ -37,7 +37,9 @@ def load_server(tmp_path_factory):
     result = train_run(cfg, device="cpu")
     # a stand-in for a trained model: a run this short is no_better, which the analysis pages leave out
     runs.save_run(dataclasses.replace(result, history=dataclasses.replace(result.history, status="done")), root=root)
-    proc, url = start_server(root, {"AECORE_MAX_JOBS": "1", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL)})
+    # a cache of its own: this machine's training speed, measured here under load, is no other server's
+    proc, url = start_server(root, {"AECORE_MAX_JOBS": "1", "AECORE_CACHE_DIR": str(root.parent),
+                                    "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL)})
     yield url, proc.pid, root
     stop_server(proc)
 
