@@ -4,8 +4,10 @@ A job is `units.train_job` in a worker process (`aecore.workers`), followed by a
 so a Streamlit rerun, a page switch or a browser refresh cannot end it, and any page can rejoin it by id (the
 executor's own id for the work). It takes one of the executor's training slots (`AECORE_MAX_JOBS`, default 1),
 the same slots the one-class demo takes, so at most that many models train at once whoever started them; the
-rest wait, first come first served. What the executor cannot know, a job's curves, previews and saved run,
-lives here in a `Progress`; the run is saved here, in the serving process, from the weights the worker sends.
+rest wait, their owners served in turn (`aecore.background`). A job records who started it (`aecore.owners`),
+stops at `AECORE_MAX_JOB_MINUTES`, and is refused past `AECORE_MAX_RUNS_PER_OWNER`. What the executor cannot
+know, a job's curves, previews and saved run, lives here in a `Progress`; the run is saved here, in the serving
+process, from the weights the worker sends.
 With `AECORE_RAY_ADDRESS` set, `registry()` trains jobs on a Ray cluster instead (`aecore.cluster`).
 """
 
