@@ -44,7 +44,8 @@ def test_a_stall_outside_the_steps_does_not_make_them_look_free(monkeypatch):
     """A busy machine stalls a measurement now and then; a stall in one short run once read as steps costing
     nothing, and the quick demo was promised as 1 s when it took 9 s."""
     cfg = PRESETS["fashion-mlp"].config
-    steady = machine_speed.measure(cfg, "cpu")
+    # the quicker of two: a busy moment in the reference itself once read as steps fifty times dearer
+    steady = min((machine_speed.measure(cfg, "cpu") for _ in range(2)), key=lambda c: c.step)
     built = []
 
     def slow_once(*args, **kwargs):
