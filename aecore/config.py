@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import DEFAULTS, MODEL_KINDS, SSIM_LOSSES, VARIATIONAL_KINDS  # noqa: F401 (the kinds, re-exported)
+from .store.collections import is_collection_id
 from .store.limits import MAX_EPOCHS, MAX_IMAGES, MAX_LATENT, MAX_LAYERS, MAX_WIDTH
 
 DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnist", "mnist")
@@ -49,13 +50,14 @@ def _check_int(what: str, value: int, lo: int, hi: int) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "fashion-mnist-sample"  # key in DATASET_NAMES
+    name: str = "fashion-mnist-sample"  # key in DATASET_NAMES, or a picture collection's id (pictures-<hash>)
     download: bool = False  # torchvision sets only: fetch when absent (needs internet)
     limit_train: int = 0  # keep the first N training images; 0 keeps all
     limit_test: int = 0  # keep the first N test images; 0 keeps all
 
     def __post_init__(self) -> None:
-        _check_choice("dataset", self.name, DATASET_NAMES)
+        if not (isinstance(self.name, str) and is_collection_id(self.name)):
+            _check_choice("dataset", self.name, DATASET_NAMES)
         _check_int("limit_train", self.limit_train, 0, MAX_IMAGES)
         _check_int("limit_test", self.limit_test, 0, MAX_IMAGES)
 

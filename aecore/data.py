@@ -3,7 +3,9 @@
 Bundled samples (real FashionMNIST and MNIST images shipped in `aecore/samples/`) and scikit-learn's
 digits work offline; the full FashionMNIST and MNIST are read from torchvision's layout under
 `AECORE_DATA_DIR` (default `./data`), header first (`aecore.idx`), so a damaged file is a `DatasetUnavailable`
-that names it. Labels travel with the images for colouring plots only.
+that names it. A person's own picture collections (`aecore.own_pictures`, kept by `aecore.store.collections`)
+are named by their id, `pictures-<hash>`, and may be in colour. Labels travel with the images for colouring
+plots only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import Tensor
 from .config import DataConfig
 from .download import download_dataset
 from .settings import data_dir
+from .store import collections
 from .torchvision_sets import FOLDERS as TORCHVISION_FOLDERS
 from .torchvision_sets import INFO as TORCHVISION_INFO
 from .torchvision_sets import SIZES as TORCHVISION_SIZES
@@ -70,6 +73,9 @@ def to_float(x: Tensor, device: torch.device | str | None = None) -> Tensor:
 
 def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split, Split]:
     """The (train, test) splits of the dataset the config names, limited as it says."""
+    if collections.is_collection_id(cfg.name) and not collections.exists(cfg.name):
+        raise DatasetUnavailable(f"The picture collection this uses ({cfg.name}) was deleted from this server; "
+                                 "add the same pictures again to bring it back.")
     train, test = _load(cfg.name, str(root or data_dir()), cfg.download)
     if cfg.limit_train:
         train = train.take(slice(0, cfg.limit_train))
@@ -83,6 +89,12 @@ def dataset_sizes(cfg: DataConfig) -> tuple[int, int]:
     the bundled ones' counted."""
     if cfg.name in TORCHVISION_FOLDERS:
         n_train, n_test = TORCHVISION_SIZES
+    elif collections.is_collection_id(cfg.name):
+        try:
+            info = collections.read_info(cfg.name)
+        except collections.CollectionError as err:
+            raise DatasetUnavailable(str(err)) from None
+        n_train, n_test = info.train, info.test
     else:
         train, test = _load(cfg.name, str(data_dir()), False)
         n_train, n_test = len(train), len(test)
@@ -106,7 +118,18 @@ def _load(name: str, root: str, download: bool) -> tuple[Split, Split]:
         return _load_sample(name)
     if name == "digits":
         return _load_digits()
+    if collections.is_collection_id(name):
+        return _load_collection(name)
     return _load_torchvision(name, Path(root), download)
+
+
+def _load_collection(name: str) -> tuple[Split, Split]:
+    try:
+        info, arrays = collections.load(name)
+    except collections.CollectionError as err:
+        raise DatasetUnavailable(str(err)) from None
+    return (Split(torch.from_numpy(arrays["x_train"]), torch.from_numpy(arrays["y_train"]), info.classes),
+            Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"]), info.classes))
 
 
 def _load_sample(name: str) -> tuple[Split, Split]:

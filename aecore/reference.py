@@ -18,6 +18,7 @@ import torch
 
 from .data import Split, to_float
 from .metrics import mse, ssim
+from .store import collections
 
 REFERENCE_DIR = Path(__file__).parent / "references"
 SAMPLE_SUFFIX = "-sample"
@@ -100,9 +101,34 @@ def pca_scores(train: Split, test: Split, sizes: tuple[int, ...], inputs: torch.
     return out
 
 
+COLLECTION_FIT_IMAGES = 4000  # PCA for a person's collection is fitted on at most this many training pictures
+COLLECTION_TEST_IMAGES = 2000  # and scored on at most this many test pictures: 6 s at 64 px colour on 2 cores
+
+
+def collection_reference(train: Split, test: Split) -> dict:
+    """The yardsticks a collection keeps: the mean training image's test MSE and SSIM, and PCA's at every code
+    size up to the pictures it was fitted on (fitted on a seeded share of a large collection)."""
+    rng = torch.Generator().manual_seed(0)
+    if len(train) > COLLECTION_FIT_IMAGES:
+        train = train.take(torch.randperm(len(train), generator=rng)[:COLLECTION_FIT_IMAGES])
+    if len(test) > COLLECTION_TEST_IMAGES:
+        test = test.take(torch.randperm(len(test), generator=rng)[:COLLECTION_TEST_IMAGES])
+    x_test = to_float(test.x)
+    mean = to_float(train.x).mean(0, keepdim=True).expand_as(x_test)
+    sizes = tuple(k for k in PCA_CODE_SIZES if k < len(train))
+    return {"mean_image": {"mse": mse(x_test, mean).mean().item(), "ssim": ssim(x_test, mean).mean().item()},
+            "pca": {str(k): v for k, v in pca_scores(train, test, sizes).items()}}
+
+
 def pca_at(dataset: str, code_size: int, root: str | Path | None = None) -> dict[str, float] | None:
     """Test MSE and SSIM of PCA with `code_size` components on the dataset (a sample reads its full dataset's),
-    from the benchmark's file; None where that code size or the file is missing or unreadable."""
+    from the benchmark's file or a collection's own; None where that code size or the file is missing or
+    unreadable."""
+    if collections.is_collection_id(dataset):
+        try:
+            return (collections.read_info(dataset).reference or {}).get("pca", {}).get(str(code_size))
+        except collections.CollectionError:
+            return None
     try:
         ref = load_reference(dataset, root)
     except ValueError:

@@ -112,6 +112,11 @@ def runs_dir() -> Path:
     return Path(os.environ.get("AECORE_RUNS_DIR") or "runs")
 
 
+def datasets_dir() -> Path:
+    """Where a person's own picture collections are kept (`AECORE_DATASETS_DIR`, default `./datasets`)."""
+    return Path(os.environ.get("AECORE_DATASETS_DIR") or "datasets")
+
+
 def cache_dir() -> Path:
     """What the app measures once per machine and keeps (`AECORE_CACHE_DIR`, default `~/.cache/autoencoder-studio`)."""
     return Path(os.environ.get("AECORE_CACHE_DIR") or Path.home() / ".cache" / "autoencoder-studio")

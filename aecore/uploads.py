@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,22 @@ def load_user_image(
 
 def _decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, str, tuple[int, int]]:
     """The first frame as grayscale float32 (H, W) in [0, 1], reduced to about WORK_SIDE, upright per EXIF."""
+    return _read(data, max_pixels, _grayscale)
+
+
+def decode_rgb(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, str]:
+    """One picture of a collection as (H, W, 3) uint8, reduced to about WORK_SIDE, upright per EXIF, with every
+    guard of `load_user_image`; transparency over white, 16 bits scaled, CMYK and palettes through RGB."""
+    if not data:
+        raise ImageError("The file is empty.")
+    if len(data) > max_bytes:
+        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
+    rgb, fmt, _ = _read(bytes(data), max_pixels, _rgb)
+    return rgb, fmt
+
+
+def _read(data: bytes, max_pixels: int, convert: Callable[[Image.Image], np.ndarray],
+          ) -> tuple[np.ndarray, str, tuple[int, int]]:
     try:
         # Pillow warns above its own pixel limit and raises above twice that; both mean a bomb here
         with warnings.catch_warnings():
@@ -96,9 +113,9 @@ def _decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, str, tuple[int, i
         fmt = str(im.format)
         try:
             if fmt == "JPEG":
-                im.draft("L", (WORK_SIDE, WORK_SIDE))  # the decoder scales by 1/2..1/8 for free
+                im.draft("RGB" if convert is _rgb else "L", (WORK_SIDE, WORK_SIDE))  # the decoder scales by 1/2..1/8
             im.load()  # the first frame only: GIF and WebP animations are not read further
-            gray = _grayscale(_upright(im))
+            pixels = convert(_upright(im))
         except ImageError:
             raise
         except MemoryError as err:
@@ -106,7 +123,7 @@ def _decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, str, tuple[int, i
         except Exception as err:  # truncated or corrupt data raises OSError, SyntaxError, ValueError, ...
             raise ImageError(f"The image data is damaged or truncated ({_short(err)}). "
                              "Save it again as PNG or JPEG and upload that.") from err
-    return gray, fmt, (width, height)
+    return pixels, fmt, (width, height)
 
 
 def _upright(im: Image.Image) -> Image.Image:
@@ -130,6 +147,18 @@ def _grayscale(im: Image.Image) -> np.ndarray:
         im = im.convert("RGB")  # CMYK, P, 1, YCbCr, ...: through RGB for a standard luma
     small = _shrink(im.convert("L"))
     return np.asarray(small, np.float32) / 255.0
+
+
+def _rgb(im: Image.Image) -> np.ndarray:
+    """Any mode as (H, W, 3) uint8: 16 bits scaled (not clipped), transparency over white, the rest through RGB."""
+    if im.mode.startswith("I") or im.mode == "F":
+        scale = 255.0 if im.mode == "F" else 65535.0
+        grey = np.clip(np.asarray(_shrink(im.convert("F")), np.float32) / scale, 0.0, 1.0)
+        return np.repeat(np.round(grey * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(_shrink(im.convert("RGB")), np.uint8)
 
 
 def _shrink(im: Image.Image) -> Image.Image:
