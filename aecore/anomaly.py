@@ -20,7 +20,7 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .data import Split, load_dataset
 from .device import pick_device, set_threads
 from .scoring import errors_by_class, evaluate_per_image
-from .infer import gray_uint8, reconstruct
+from .infer import image_uint8, reconstruct
 from .train import TrainEvent, train_run
 
 # Small and quick: on the FashionMNIST sample, 10 epochs on one class take a second or two on a laptop CPU
@@ -170,8 +170,8 @@ class ErrorReport:
     labels: np.ndarray  # (N,) int64
     classes: tuple[str, ...]
     worst: np.ndarray  # (k,) indices into the split, largest error first
-    worst_images: np.ndarray  # (k, H, W) uint8, channels averaged
-    worst_recons: np.ndarray  # (k, H, W) uint8, the model's reconstructions of them
+    worst_images: np.ndarray  # (k, H, W) grey or (k, H, W, 3) colour uint8
+    worst_recons: np.ndarray  # the model's reconstructions of them, alike
 
     def by_class(self) -> dict[str, np.ndarray]:
         return errors_by_class(self.errors, self.labels, self.classes)
@@ -185,4 +185,4 @@ def error_report(model: nn.Module, split: Split, k: int = 12, device: torch.devi
     idx = worst(errors, k)
     x = split.x[torch.from_numpy(idx)]
     x_hat = reconstruct(model, x, device)
-    return ErrorReport(errors, split.y.numpy(), split.classes, idx, gray_uint8(x.float() / 255), gray_uint8(x_hat))
+    return ErrorReport(errors, split.y.numpy(), split.classes, idx, image_uint8(x.float() / 255), image_uint8(x_hat))

@@ -178,17 +178,19 @@ def pick_images(labels: np.ndarray, n: int, seed: int = 0, label: int | None = N
 
 
 def images_at(split: Split, indices: np.ndarray) -> np.ndarray:
-    """The split's images at `indices` as (n, H, W) uint8 (the first channel)."""
+    """The split's images at `indices` as they are shown: grey (n, H, W) or colour (n, H, W, 3) uint8."""
     idx = torch.as_tensor(np.asarray(indices, np.int64))
-    return split.x[idx, 0].numpy()
+    x = split.x[idx]
+    return x[:, 0].numpy() if x.shape[1] == 1 else x.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def class_gallery(name: str, per_class: int = 8) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(K, per_class, H, W) uint8: the first `per_class` training images of each of K classes, and the class names."""
+    """(K, per_class, H, W) grey or (K, per_class, H, W, 3) colour uint8: the first `per_class` training images of each
+    of K classes, and the class names."""
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     train, _ = load_dataset(DataConfig(name=name))
-    x, y = train.x[:, 0].numpy(), train.y.numpy()  # (N, H, W), first channel
+    x, y = images_at(train, np.arange(len(train))), train.y.numpy()  # (N, H, W) or (N, H, W, 3)
     rows = []
     for k in range(len(train.classes)):
         picked = x[y == k][:per_class]

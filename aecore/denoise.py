@@ -18,12 +18,12 @@ from .config import NOISE_KINDS
 from .data import Split, to_float
 from .metrics import mse, psnr, ssim
 from .noise import corrupt
-from .infer import gray_uint8, reconstruct
+from .infer import image_uint8, reconstruct
 
 
 @dataclass(frozen=True, eq=False)
 class DenoiseDemo:
-    """Shown images as (n, H, W) uint8 (channels averaged), their PSNR in dB, and the means over every scored image."""
+    """Shown images as grey (n, H, W) or colour (n, H, W, 3) uint8, their PSNR in dB, and the means over every scored image."""
 
     clean: np.ndarray
     noisy: np.ndarray
@@ -60,7 +60,7 @@ def denoise_demo(
     n = min(n_show, len(clean))
     # means accumulate in float64 in numpy: no float64 tensor, which Apple's MPS lacks
     return DenoiseDemo(
-        gray_uint8(clean[:n]), gray_uint8(noisy[:n]), gray_uint8(rebuilt[:n]),
+        image_uint8(clean[:n]), image_uint8(noisy[:n]), image_uint8(rebuilt[:n]),
         before[:n], after[:n],
         float(before.mean(dtype=np.float64)), float(after.mean(dtype=np.float64)), len(clean),
     )

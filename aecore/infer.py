@@ -1,7 +1,7 @@
 """Running a trained model: eval mode, batched reconstruction, and float images turned into what the app draws.
 
 `evaluating(model)` is the one eval-mode context (inference mode, training mode restored afterwards);
-`reconstruct` redraws uint8 or float images; `gray_uint8` turns (n, C, H, W) floats into (n, H, W) bytes;
+`reconstruct` redraws uint8 or float images; `image_uint8` turns (n, C, H, W) floats into (n, H, W) bytes;
 `reconstruct_images` redraws a split's images as bytes, and `reconstruct_image` one image of any kind (a
 test image or an upload) with its error map and scores.
 Training, scoring, maps, previews and every page's images use these, so each is written once.
@@ -46,28 +46,39 @@ def reconstruct(model: nn.Module, x: Tensor, device: torch.device | str = "cpu")
         return unit_range(model(xf)).cpu()
 
 
-def gray_uint8(x: Tensor | np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] to uint8: (n, C, H, W) to (n, H, W), channels averaged; other shapes kept; NaN is 0."""
+def image_uint8(x: Tensor | np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] as uint8 to show: (n, 1, H, W) to grey (n, H, W), (n, 3, H, W) to colour (n, H, W, 3);
+    other shapes kept; NaN is 0."""
     x = torch.as_tensor(x).float()
-    if x.ndim == 4:
-        x = x.mean(1)
-    return (x.nan_to_num(0.0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    return display_layout((x.nan_to_num(0.0) * 255).round().clamp(0, 255).to(torch.uint8))
+
+
+def display_layout(x: Tensor) -> np.ndarray:
+    """uint8 images (n, C, H, W) as pictures are shown: grey (n, H, W) for one channel, colour (n, H, W, 3) for
+    three (any other channel count is averaged to grey); other shapes kept."""
+    if x.ndim != 4:
+        return x.numpy()
+    if x.shape[1] == 3:
+        return x.permute(0, 2, 3, 1).contiguous().numpy()
+    if x.shape[1] == 1:
+        return x[:, 0].numpy()
+    return x.float().mean(1).round().to(torch.uint8).numpy()
 
 
 def reconstruct_images(
     model: nn.Module, split: Split, indices: np.ndarray, device: torch.device | str = "cpu"
 ) -> np.ndarray:
-    """The model's reconstructions of the split's images at `indices`, (n, H, W) uint8 (the first channel)."""
+    """The model's reconstructions of the split's images at `indices`, uint8 as `image_uint8` shows them."""
     idx = torch.as_tensor(np.asarray(indices, np.int64))
     if len(idx) == 0:
-        return np.zeros((0, *split.shape[1:]), np.uint8)
-    x_hat = reconstruct(model, split.x[idx], device)  # (n, C, H, W) float in [0, 1]
-    return (x_hat[:, 0] * 255).round().to(torch.uint8).numpy()
+        return display_layout(split.x[:0])
+    return image_uint8(reconstruct(model, split.x[idx], device))  # from (n, C, H, W) float in [0, 1]
 
 
 @dataclass(frozen=True, eq=False)
 class ImageReconstruction:
-    """An image, the model's reconstruction of it and how far apart they are per pixel, as (H, W) float32 in [0, 1]."""
+    """An image and the model's reconstruction of it, grey (H, W) or colour (H, W, 3) float32 in [0, 1], and how far
+    apart they are per pixel, (H, W)."""
 
     image: np.ndarray
     reconstruction: np.ndarray
@@ -100,5 +111,6 @@ def reconstruct_image(
         x = x.mean(1, keepdim=True).expand(1, shape[0], *x.shape[-2:])  # grayscale to the model's channels
     x_hat = reconstruct(model, x, device)
     difference = (x - x_hat).abs().mean(1)[0]  # (H, W)
-    return ImageReconstruction(x.mean(1)[0].numpy(), x_hat.mean(1)[0].numpy(), difference.numpy(),
+    shown = (lambda t: t[0, 0].numpy()) if shape[0] == 1 else (lambda t: t[0].permute(1, 2, 0).numpy())
+    return ImageReconstruction(shown(x), shown(x_hat), difference.numpy(),
                                float(mse(x, x_hat)[0]), float(psnr(x, x_hat)[0]))

@@ -84,10 +84,12 @@ def per_image_metrics(x: Tensor, x_hat: Tensor) -> dict[str, Tensor]:
 
 
 def error_maps(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    """|x - x_hat| per pixel, float32 in [0, 1], for uint8 images of equal shape."""
+    """|x - x_hat| per pixel, float32 in [0, 1], for uint8 grey (n, H, W) or colour (n, H, W, 3) images of equal
+    shape; a colour pixel's error is its channels' mean, so every map is (n, H, W)."""
     if x.shape != x_hat.shape:
         raise ValueError(f"images {x.shape} and reconstructions {x_hat.shape} differ in shape")
-    return np.abs(x.astype(np.float32) - x_hat.astype(np.float32)) / 255.0
+    error = np.abs(x.astype(np.float32) - x_hat.astype(np.float32)) / 255.0
+    return error.mean(-1) if error.ndim == 4 else error
 
 
 def best_index(values: Sequence[float], higher_is_better: bool) -> int | None:

@@ -26,7 +26,7 @@ from .data import Split, load_dataset, split_validation, to_float
 from .device import autocast, make_adam, pick_device
 from .early_stopping import EarlyStopping
 from .scoring import evaluate_with_images
-from .infer import evaluating, gray_uint8, reconstruct
+from .infer import display_layout, evaluating, image_uint8, reconstruct
 from .models import build_model, count_parameters
 from .noise import corrupt
 from .schedule import make_scheduler
@@ -47,7 +47,7 @@ class TrainEvent:
     images_per_sec: float
     epoch_end: bool = False
     # with train_run(previews=True): the start event (epoch 0, step 0) carries the strip itself, and it
-    # and every epoch end carry the model's reconstructions of it, both (n, H, W) uint8 with channels averaged
+    # and every epoch end carry the model's reconstructions of it, both uint8 as `infer.image_uint8` shows them: grey (n, H, W) or colour (n, H, W, 3)
     originals: np.ndarray | None = None
     preview: np.ndarray | None = None
     seconds_left: float | None = None  # with train_run: the run's time left at its own pace (aecore.time_left)
@@ -260,7 +260,7 @@ def train_run(
                     len(test))
 
     def redraw() -> np.ndarray:
-        return gray_uint8(reconstruct(model, strip, device))
+        return image_uint8(reconstruct(model, strip, device))
 
     def on_step(e: TrainEvent) -> None:
         e = dataclasses.replace(e, preview=redraw()) if previews and e.epoch_end else e
@@ -273,7 +273,7 @@ def train_run(
         return stop
 
     if previews:
-        originals = strip.squeeze(1).numpy() if strip.shape[1] == 1 else gray_uint8(strip.float() / 255)
+        originals = display_layout(strip)
         on_event(TrainEvent(0, 0, steps, {}, 0.0, originals=originals, preview=redraw()))
     history = fit(model, train, val, cfg.train, device, on_step, stop_asked)
     metrics: dict[str, float] = {}

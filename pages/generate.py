@@ -14,7 +14,7 @@ import streamlit as st
 
 from aecore.data import images_at
 from aecore.generate import MAX_COMPONENTS, manifold_grid, shift_codes
-from aecore.infer import gray_uint8
+from aecore.infer import image_uint8
 from aecore.latent import along_directions, decode_codes, interpolate, principal_directions, variety_shares
 from aecore.models import is_variational
 from aecore.store.runs import RunInfo
@@ -57,7 +57,7 @@ def direction_names(run_id: str, dataset: str) -> list[str]:
 def manifold_image(run_id: str, dataset: str, vae: bool) -> np.ndarray:
     """The 2-D code map as one uint8 mosaic: over the prior for a VAE, over the test codes' range otherwise."""
     codes = None if vae else test_codes(run_id, dataset)[0]
-    return gray_uint8(manifold_grid(cached_model(run_id), MANIFOLD_SIZE, codes=codes))
+    return image_uint8(manifold_grid(cached_model(run_id), MANIFOLD_SIZE, codes=codes))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -70,7 +70,7 @@ def direction_strips(run_id: str, dataset: str) -> list[np.ndarray]:
         amounts = np.zeros((len(STRIP_STEPS), len(directions)), np.float32)
         amounts[:, i] = STRIP_STEPS
         codes = np.stack([along_directions(mean, directions, stds, a) for a in amounts])
-        rows.append(gray_uint8(decode_codes(model, codes)))
+        rows.append(image_uint8(decode_codes(model, codes)))
     return rows
 
 
@@ -183,13 +183,13 @@ def show_class_arithmetic(run: RunInfo) -> None:
     b = b_col.selectbox("To class", present, index=1, key="generate_class_b", format_func=lambda k: classes[k],
                         help="The class to move towards.")
     model = cached_model(run.id)
-    walk = gray_uint8(interpolate(model, means[a], means[b], WALK_STEPS))
+    walk = image_uint8(interpolate(model, means[a], means[b], WALK_STEPS))
     z, labels, indices = test_codes(run.id, run.dataset)
     own = np.flatnonzero(labels == a)
     pick = st.number_input(f"Which {classes[a]} picture", min_value=1, max_value=len(own), value=1, step=1,
                            key="generate_pick", help=f"One of the {len(own)} test pictures of this class.")
     index = own[min(int(pick), len(own)) - 1]
-    shifted = gray_uint8(decode_codes(model, shift_codes(z[index], means[a], means[b], SHIFT_AMOUNTS)))
+    shifted = image_uint8(decode_codes(model, shift_codes(z[index], means[a], means[b], SHIFT_AMOUNTS)))
     original = images_at(cached_test_split(run.dataset), indices[[index]])
     strip = np.concatenate([original, shifted])
     st.image(labelled_rows([walk], ["Average to average"], scale=3, label_width=150),
@@ -222,7 +222,7 @@ def show_sliders(run_id: str, dataset: str, n: int) -> None:
         st.button("Back to the average", key="generate_reset", icon=":material/restart_alt:", on_click=reset_sliders,
                   args=(n,), help="Set every slider to 0: the average code.")
     code = along_directions(mean, directions, stds, np.array(amounts, np.float32))
-    image = gray_uint8(decode_codes(cached_model(run_id), code))[0]
+    image = image_uint8(decode_codes(cached_model(run_id), code))[0]
     picture.image(enlarge(image, 8), alt="The image the model draws from the code the sliders set",
                   caption="Drawn from the sliders' code")
 

@@ -13,7 +13,7 @@ from aecore.uploads import load_user_image
 from aecore.metrics import mse
 from aecore.models import build_model
 from aecore.config import default_config
-from aecore.infer import gray_uint8
+from aecore.infer import image_uint8
 from aecore.data import pick_test_image
 from aecore.infer import reconstruct_image
 
@@ -70,13 +70,16 @@ def test_pick_test_image_takes_the_nth_of_a_class_and_wraps():
         pick_test_image("fashion-mnist-sample", 10)
 
 
-def test_gray_uint8_averages_channels():
+def test_image_uint8_keeps_colour_and_grey_apart():
     x = torch.zeros(2, 3, 4, 4)
-    x[:, 0] = 1.0
-    assert gray_uint8(x).shape == (2, 4, 4) and int(gray_uint8(x)[0, 0, 0]) == 85
+    x[:, 0] = 1.0  # pure red
+    shown = image_uint8(x)
+    assert shown.shape == (2, 4, 4, 3) and shown[0, 0, 0].tolist() == [255, 0, 0]
+    assert image_uint8(x[:, :1]).shape == (2, 4, 4)
+    assert image_uint8(torch.full((1, 2, 4, 4), 0.5)).shape == (1, 4, 4)  # two channels: averaged to grey
 
 
-def test_gray_uint8_takes_numpy_keeps_other_shapes_and_zeroes_nan():
+def test_image_uint8_takes_numpy_keeps_other_shapes_and_zeroes_nan():
     x = np.array([[[[0.0, 1.0], [0.5, np.nan]]]], np.float32)  # (1, 1, 2, 2)
-    assert gray_uint8(x).tolist() == [[[0, 255], [128, 0]]]
-    assert gray_uint8(np.full((3, 4), 2.0)).shape == (3, 4) and gray_uint8(np.full((3, 4), 2.0)).max() == 255
+    assert image_uint8(x).tolist() == [[[0, 255], [128, 0]]]
+    assert image_uint8(np.full((3, 4), 2.0)).shape == (3, 4) and image_uint8(np.full((3, 4), 2.0)).max() == 255

@@ -12,7 +12,7 @@ from aecore.data import load_dataset, split_validation
 from aecore.models import MODELS, build_model
 from aecore.config import default_config
 from aecore.noise import corrupt
-from aecore.infer import gray_uint8, reconstruct
+from aecore.infer import image_uint8, reconstruct
 from aecore.train import STATUSES, TrainEvent, fit, mean_image_mse, train_run
 
 @pytest.mark.parametrize("kind", list(MODELS))
@@ -186,7 +186,7 @@ def test_train_run_previews_the_strip_before_training_and_after_every_epoch():
     assert events[0].originals.shape == (8, 28, 28) and events[0].originals.dtype == np.uint8
     assert result.preview_images.shape == (8, 1, 28, 28)
     assert np.array_equal(events[0].originals, result.preview_images.squeeze(1).numpy())
-    assert np.array_equal(previews[-1].preview, gray_uint8(reconstruct(result.model, result.preview_images)))
+    assert np.array_equal(previews[-1].preview, image_uint8(reconstruct(result.model, result.preview_images)))
     assert result.savable and all(e.preview is None for e in events if e.step and not e.epoch_end)
 
 

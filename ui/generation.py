@@ -14,7 +14,7 @@ import streamlit as st
 
 from aecore import units, workers
 from aecore.generate import CodeMixture, class_means, sample_mixture, sample_prior
-from aecore.infer import gray_uint8
+from aecore.infer import image_uint8
 from aecore.latent import decode_codes, encode_split
 from ui.loaders import cached_model, cached_test_split
 from ui.visitor import current_visitor
@@ -28,7 +28,7 @@ CODE_SUBSET = 1000  # test images whose codes set the sliders' directions and th
 @st.cache_data(max_entries=32, show_spinner="Drawing new images…")
 def prior_samples(run_id: str, n: int, seed: int, temperature: float) -> np.ndarray:
     """(n, H, W) uint8 images decoded from random codes of the VAE's prior, its spread times `temperature`."""
-    return gray_uint8(sample_prior(cached_model(run_id), n, seed, temperature=temperature))
+    return image_uint8(sample_prior(cached_model(run_id), n, seed, temperature=temperature))
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the codes of test images…")
@@ -60,4 +60,4 @@ def mixture_or_none(run_id: str, dataset: str, components: int) -> CodeMixture |
 
 def mixture_samples(run_id: str, mixture: CodeMixture, n: int, seed: int) -> np.ndarray:
     """(n, H, W) uint8 images decoded from n codes drawn from the mixture."""
-    return gray_uint8(decode_codes(cached_model(run_id), sample_mixture(mixture, n, seed)))
+    return image_uint8(decode_codes(cached_model(run_id), sample_mixture(mixture, n, seed)))

@@ -2,7 +2,8 @@
 
 `labelled_rows(rows, labels)` is what the Home gallery and the Train page's original-vs-reconstruction
 strip show; `enlarge_png(data)` makes a small stored preview crisp at a readable size, and `stack_pairs`
-sets each image above its reconstruction (`aecore.infer.gray_uint8` turns float images into bytes first).
+sets each image above its reconstruction (`aecore.infer.image_uint8` turns float images into bytes first).
+Grey images are (n, H, W) uint8, colour ones (n, H, W, 3); every function takes both.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ MARGIN = 8  # white border, so rounded image corners never clip a tile
 
 
 def tile_rows(rows: Sequence[np.ndarray], scale: int = 2, pad: int = 4) -> np.ndarray:
-    """Rows of (n, H, W) uint8 images as one (R*(H*scale+pad)-pad, N*(W*scale+pad)-pad) uint8 grid on white."""
+    """Rows of grey (n, H, W) or colour (n, H, W, 3) uint8 images as one grid on white: (R*(H*scale+pad)-pad,
+    N*(W*scale+pad)-pad) when every row is grey, with a last axis of 3 when any is in colour."""
     if not rows:
         raise ValueError("tile_rows needs at least one row of images")
-    H, W = rows[0].shape[-2:]
+    colour = any(r.ndim == 4 for r in rows)
+    rows = [np.repeat(r[..., None], 3, axis=-1) if colour and r.ndim == 3 else r for r in rows]
+    H, W = rows[0].shape[1:3]
     n = max(len(r) for r in rows)
     th, tw = H * scale + pad, W * scale + pad
-    grid = np.full((len(rows) * th - pad, n * tw - pad), 255, np.uint8)
+    grid = np.full((len(rows) * th - pad, n * tw - pad, *((3,) if colour else ())), 255, np.uint8)
     for i, row in enumerate(rows):
         for j, img in enumerate(row):
-            if img.shape != (H, W):
+            if img.shape[:2] != (H, W):
                 raise ValueError(f"every image must be {H}x{W}, got {img.shape}")
             grid[i * th:i * th + H * scale, j * tw:j * tw + W * scale] = img.repeat(scale, 0).repeat(scale, 1)
     return grid
@@ -113,8 +117,7 @@ def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], scale: int 
     font = ImageFont.load_default(size=FONT_SIZE)
     shown = [shorten(label, font, max_label_px) for label in labels]
     label_width = int(max(font.getlength(t) for t in shown)) + 20 if any(shown) else 0
-    colour = [r if r.ndim == 4 else np.repeat(r[..., None], 3, axis=-1) for r in rows]
-    grid = np.stack([tile_rows([r[..., c] for r in colour], scale, pad) for c in range(3)], axis=-1)
+    grid = tile_rows([r if r.ndim == 4 else np.repeat(r[..., None], 3, axis=-1) for r in rows], scale, pad)
     canvas = Image.new("RGB", (label_width + grid.shape[1] + 2 * MARGIN, grid.shape[0] + 2 * MARGIN), BACKGROUND)
     canvas.paste(Image.fromarray(grid), (label_width + MARGIN, MARGIN))
     draw = ImageDraw.Draw(canvas)
@@ -127,13 +130,13 @@ def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], scale: int 
 
 def image_row(row: np.ndarray, scale: int = 2, pad: int = 4) -> np.ndarray:
     """One row of grey (n, H, W) or colour (n, H, W, 3) uint8 images side by side on white, as (h, w, 3) uint8."""
-    colour = row if row.ndim == 4 else np.repeat(row[..., None], 3, axis=-1)
-    return np.stack([tile_rows([colour[..., c]], scale, pad) for c in range(3)], axis=-1)
+    return tile_rows([row if row.ndim == 4 else np.repeat(row[..., None], 3, axis=-1)], scale, pad)
 
 
 def stack_pairs(top: np.ndarray, bottom: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Each image of `top` (n, H, W) above its partner in `bottom`, a white gap between: (n, 2H + gap, W)."""
-    if top.shape != bottom.shape or top.ndim != 3:
-        raise ValueError(f"need two (n, H, W) batches of one shape, got {top.shape} and {bottom.shape}")
-    white = np.full((top.shape[0], gap, top.shape[2]), 255, np.uint8)
+    """Each image of `top` (n, H, W) or (n, H, W, 3) above its partner in `bottom`, a white gap between:
+    (n, 2H + gap, W) or (n, 2H + gap, W, 3)."""
+    if top.shape != bottom.shape or top.ndim not in (3, 4):
+        raise ValueError(f"need two (n, H, W) or (n, H, W, 3) batches of one shape, got {top.shape} and {bottom.shape}")
+    white = np.full((top.shape[0], gap, *top.shape[2:]), 255, np.uint8)
     return np.concatenate([top, white, bottom], axis=1)

@@ -38,14 +38,14 @@ def spread_points(points: np.ndarray, limit: int = THUMBNAILS, grid: int = GRID,
 
 
 def data_uri(image: np.ndarray) -> str:
-    """An (H, W) uint8 image as a PNG data URI."""
+    """An (H, W) or (H, W, 3) uint8 image as a PNG data URI."""
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def add_thumbnails(fig: go.Figure, points: np.ndarray, images: np.ndarray, grid: int = GRID) -> None:
-    """Draw images (n, H, W) uint8 centred on their points (n, 2), each about one grid cell wide."""
+    """Draw images (n, H, W) or (n, H, W, 3) uint8 centred on their points (n, 2), each about one grid cell wide."""
     if len(points) == 0:
         return
     span = np.maximum(points.max(axis=0) - points.min(axis=0), 1e-12)
