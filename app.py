@@ -35,6 +35,7 @@ PAGES = [
     st.Page("pages/denoise.py", title="Denoise", icon=":material/blur_off:"),
     st.Page("pages/anomalies.py", title="Anomalies", icon=":material/troubleshoot:"),
     st.Page("pages/your_image.py", title="Your image", icon=":material/add_photo_alternate:"),
+    st.Page("pages/pictures.py", title="Your pictures", icon=":material/photo_library:"),
 ]
 
 CLASS_PAGE = st.Page("pages/class_view.py", title="Class", icon=":material/school:")

@@ -17,15 +17,28 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from .config import (
-    ACTIVATIONS, DATASET_NAMES, LR_SCHEDULES, MODEL_KINDS, NOISE_KINDS, NORMS, OUTPUTS, RECON_LOSSES, UPSAMPLES,
-    DataConfig, ModelConfig, RunConfig, TrainConfig,
+    ACTIVATIONS,
+    DATASET_NAMES,
+    LR_SCHEDULES,
+    MODEL_KINDS,
+    NOISE_KINDS,
+    NORMS,
+    OUTPUTS,
+    RECON_LOSSES,
+    UPSAMPLES,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    default_config,
 )
-from .data import DATASET_INFO, load_dataset
+from .data import load_dataset
+from .dataset_commands import add_parsers as add_dataset_parsers
+from .dataset_commands import dataset_name
 from .device import pick_device, set_threads
-from .scoring import evaluate
-from .config import default_config
 from .machine_speed import calibrate, seconds_here
 from .presets import PRESETS, get_preset
+from .scoring import evaluate
 from .settings import check_device_name
 from .store.runs import RunError, list_runs, load_model, load_run, save_run
 from .train import train_run
@@ -255,12 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (section, f) in _flags().items():
         choices = _CHOICES.get((section, f.name))
         metavar = None if choices else str(f.type).upper().replace("TUPLE[INT, ...]", "N,N")
+        if (section, f.name) == ("data", "name"):  # a built-in dataset, or a picture collection's name or id
+            train.add_argument(f"--{flag}", type=dataset_name, metavar="NAME",
+                               help=f"data.name, default {f.default!r}: one of {', '.join(choices)}, or the name "
+                                    "of your own pictures (python -m aecore datasets)")
+            continue
         train.add_argument(f"--{flag}", type=_value_type(f), choices=choices, metavar=metavar,
                            help=f"{section}.{f.name}, default {f.default!r}{_NOTES.get(flag, '')}")
     train.set_defaults(func=cmd_train, usage_error=train.error)
     ev = sub.add_parser("evaluate", help="print test metrics of saved runs")
     ev.add_argument("runs", nargs="*", help="run ids (default: every saved run)")
-    ev.add_argument("--data", choices=list(DATASET_INFO), help="evaluate on this dataset instead of the run's own")
+    ev.add_argument("--data", type=dataset_name, metavar="NAME",
+                    help="evaluate on this dataset (built in, or your pictures) instead of the run's own")
     ev.add_argument("--limit", type=_count, help="use only the first N test images")
     ev.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     ev.set_defaults(func=cmd_evaluate, usage_error=ev.error)
@@ -269,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="first measure how long each preset takes on this computer (about 10 s)")
     presets.set_defaults(func=cmd_presets)
     sub.add_parser("runs", help="list saved runs").set_defaults(func=cmd_runs)
+    add_dataset_parsers(sub)
     return parser
 
 

@@ -201,12 +201,12 @@ def class_gallery(name: str, per_class: int = 8) -> tuple[np.ndarray, tuple[str,
 
 
 def pick_test_image(dataset: str, label: int, nth: int = 0) -> tuple[np.ndarray, str]:
-    """The nth test image (wrapping around) of class `label` as (H, W) uint8, and the class name."""
+    """The nth test image (wrapping around) of class `label` as grey (H, W) or colour (H, W, 3) uint8, and the
+    class name."""
     _, test = load_dataset(DataConfig(name=dataset))
     if not 0 <= label < len(test.classes):
         raise ValueError(f"label must be between 0 and {len(test.classes) - 1}, got {label}")
     matches = (test.y == label).nonzero().flatten()
     if len(matches) == 0:
         raise ValueError(f"the {dataset} test split has no images of class {test.classes[label]!r}")
-    image = test.x[int(matches[nth % len(matches)])]
-    return image.float().mean(0).round().to(torch.uint8).numpy(), test.classes[label]  # channels averaged
+    return images_at(test, matches[nth % len(matches)].reshape(1).numpy())[0], test.classes[label]

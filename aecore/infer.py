@@ -90,11 +90,14 @@ class ImageReconstruction:
 def reconstruct_image(
     model: nn.Module, image: np.ndarray | Tensor, device: torch.device | str = "cpu"
 ) -> ImageReconstruction:
-    """Run one (H, W), (C, H, W) or (1, C, H, W) image, uint8 or float in [0, 1], through the model."""
+    """Run one (H, W), colour (H, W, 3), (C, H, W) or (1, C, H, W) image, uint8 or float in [0, 1], through the
+    model."""
     if isinstance(image, Tensor):
         x = image.detach().cpu()
     else:  # float32 before torch sees it: Apple's MPS has no float64 tensors
         image = np.asarray(image)
+        if image.ndim == 3 and image.shape[-1] == 3 and image.shape[0] != 3:  # a colour picture as it is shown
+            image = np.ascontiguousarray(image.transpose(2, 0, 1))
         x = torch.as_tensor(image if image.dtype == np.uint8 else image.astype(np.float32))
     x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
     while x.ndim < 4:

@@ -22,7 +22,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
 from .data import Split
 from .reference import collection_reference
@@ -36,7 +35,7 @@ from .store.collections import (
     Skipped,
 )
 from .uploads import MAX_BYTES as MAX_FILE_BYTES
-from .uploads import ImageError, decode_rgb
+from .uploads import ImageError, decode_rgb, square_picture
 
 MIN_PICTURES = 50
 MAX_ENTRIES = 60_000  # files and folders in a source: a few more than MAX_PICTURES leaves room for stray files
@@ -68,8 +67,9 @@ class CollectionOptions:
 
 def add_collection(name: str, source: str | Path, options: CollectionOptions = CollectionOptions(),
                    root: str | Path | None = None, on_progress: Progress = lambda f, m: None,
-                   source_name: str | None = None) -> CollectionInfo:
-    """Read a folder or a zip, keep it as a dataset with its reference scores, and return its info."""
+                   source_name: str | None = None, owner: str = "") -> CollectionInfo:
+    """Read a folder or a zip, keep it as a dataset with its reference scores, and return its info; `owner` (an
+    `aecore.owners` digest) may rename and delete it."""
     name = collections.check_name(name)
     source = Path(source)
     files, skipped = [], []
@@ -114,7 +114,8 @@ def add_collection(name: str, source: str | Path, options: CollectionOptions = C
                                      Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"]),
                                            class_names))
     info = collections.new_info(name, class_names, options.size, x.shape[1], len(arrays["y_train"]),
-                                len(arrays["y_test"]), source_name or source.name, content_hash, skipped, reference)
+                                len(arrays["y_test"]), source_name or source.name, content_hash, skipped, reference,
+                                owner)
     on_progress(0.98, "Saving the collection")
     return collections.keep(info, arrays, root)
 
@@ -243,13 +244,7 @@ def _classes(files: list, fallback: str) -> tuple[list[int], tuple[str, ...]]:
 
 
 def _square(rgb: np.ndarray, options: CollectionOptions) -> np.ndarray:
-    im = Image.fromarray(rgb)
-    side = (options.size, options.size)
-    if options.square == "crop":
-        im = ImageOps.fit(im, side, Image.Resampling.LANCZOS)
-    else:
-        im = ImageOps.pad(im, side, Image.Resampling.LANCZOS, color=(0, 0, 0))
-    return np.asarray(im.convert("RGB"), np.uint8)
+    return square_picture(rgb, options.size, options.square)
 
 
 def _drop_empty_classes(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, tuple]:

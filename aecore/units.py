@@ -9,6 +9,7 @@ libraries, which is what a worker does once as it starts, so no task pays for it
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from . import latent, machine_speed, settings
 from .anomaly import ErrorReport, OneClassResult, error_report, one_class_demo
 from .config import DataConfig, RunConfig
 from .data import Split, load_dataset
+from .demo_pictures import DEMO_NAME, write_demo_pictures
 from .device import make_adam, pick_device, set_threads
 from .generate import CodeMixture, mixture_of_codes
 from .latent import MapSettings, Projection
 from .models import build_model
+from .own_pictures import CollectionError, CollectionOptions, add_collection
 from .scoring import evaluate_per_image
 from .store.runs import load_model
 from .train import TrainEvent, TrainResult, train_run
@@ -91,6 +94,28 @@ def measure_speed(configs: tuple[RunConfig, ...], device: str, path: str, ctx: A
     """Measure the set-ups here, where training runs, and keep the costs in `path`."""
     set_threads()
     machine_speed.calibrate(configs, device, Path(path), on_progress=ctx.report, should_stop=ctx.should_stop)
+
+
+def add_pictures(name: str, path: str, options: CollectionOptions, source_name: str, owner: str,
+                 remove_after: bool, ctx: Any) -> dict:
+    """Make a folder or zip into a kept collection: `{"info": CollectionInfo}`, or `{"refused": sentence}` for
+    pictures that cannot make one. An uploaded zip (`remove_after`) is deleted when done either way."""
+    try:
+        info = add_collection(name, path, options, on_progress=ctx.report, source_name=source_name, owner=owner)
+        return {"info": info}
+    except CollectionError as err:
+        return {"refused": str(err)}
+    finally:
+        if remove_after:
+            Path(path).unlink(missing_ok=True)
+
+
+def add_demo_pictures(owner: str, ctx: Any) -> dict:
+    """The demo photo collection (`aecore.demo_pictures`), written to a temporary folder and added like any other."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx.report(0.0, "Cutting the photos into pictures")
+        folder = write_demo_pictures(Path(tmp) / "photos")
+        return add_pictures(DEMO_NAME, str(folder), CollectionOptions(), "scikit-image photos", owner, False, ctx)
 
 
 def warm(ctx: Any = None) -> None:

@@ -90,6 +90,25 @@ def decode_rgb(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
     return rgb, fmt
 
 
+def square_picture(rgb: np.ndarray, size: int, square: str = "crop") -> np.ndarray:
+    """An (H, W, 3) uint8 picture made square ("crop": its centre; "pad": whole, on black) and `size` pixels a side."""
+    im = Image.fromarray(rgb)
+    if square == "crop":
+        im = ImageOps.fit(im, (size, size), Image.Resampling.LANCZOS)
+    else:
+        im = ImageOps.pad(im, (size, size), Image.Resampling.LANCZOS, color=(0, 0, 0))
+    return np.asarray(im.convert("RGB"), np.uint8)
+
+
+def load_picture_as(data: bytes, size: int, channels: int) -> np.ndarray:
+    """An uploaded picture as a collection's model sees one: its centre square, `size` pixels a side, colour
+    (H, W, 3) or grey (H, W) uint8; ImageError says why it cannot be."""
+    square = square_picture(decode_rgb(data)[0], size)
+    if channels == 1:
+        return np.round(square.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+    return square
+
+
 def _read(data: bytes, max_pixels: int, convert: Callable[[Image.Image], np.ndarray],
           ) -> tuple[np.ndarray, str, tuple[int, int]]:
     try:

@@ -58,7 +58,7 @@ def dataset_controls(chosen: list[RunInfo]) -> str:
     names = list(dict.fromkeys(r.dataset for r in chosen))
     if len(names) == 1:
         return names[0]
-    learned = "; ".join(f"{plain(r.name)}: {dataset_label(r.dataset)}" for r in chosen)
+    learned = "; ".join(f"{plain(r.name)}: {plain(dataset_label(r.dataset))}" for r in chosen)
     st.info(f"These models learned from different images ({learned}). To compare them fairly, every model is "
             "shown the same test images below, from the dataset you choose here: a model that never learned from "
             "that kind of image will score worse on it.", icon=":material/info:")

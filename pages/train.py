@@ -34,7 +34,7 @@ from ui.train_link import (
     write_settings,
 )
 from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
-from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_label, format_duration, model_label
+from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_choices, dataset_label, format_duration, model_label
 from ui.text import plain
 from ui.visitor import current_visitor
 from ui.waiting import wait_for
@@ -107,8 +107,9 @@ def build_config(v: dict) -> RunConfig:
 
 def train_controls() -> RunConfig | None:
     """Every setting, top to bottom; returns the config, or None while the data is missing or settings clash."""
+    datasets = dataset_choices()
     restore_settings(lambda name: preset_values(name if name in PRESETS else DEFAULT_PRESET), build_config,
-                     DEFAULT_PRESET, LINK_LIMITS)  # a shared link's set-up, once
+                     DEFAULT_PRESET, LINK_LIMITS | {"dataset": datasets})  # a shared link's set-up, once
     show_link_problems()
     for key, value in {"preset": DEFAULT_PRESET, **preset_values(DEFAULT_PRESET)}.items():
         st.session_state.setdefault(key, value)
@@ -122,8 +123,11 @@ def train_controls() -> RunConfig | None:
                  help="Ready-made settings; picking one fills in everything below, which you can then change. "
                       "The times are measured on this computer.")
     about_preset = st.empty()
-    dataset = control("dataset", st.selectbox, "Dataset", DATASET_NAMES, key="dataset", format_func=dataset_label, **keep,
-                           help="The images the model learns to redraw; the samples ship with the app.")
+    if st.session_state.get("dataset") not in datasets:  # a collection deleted since it was chosen
+        st.session_state.dataset = DATASET_NAMES[0]
+    dataset = control("dataset", st.selectbox, "Dataset", datasets, key="dataset", format_func=dataset_label, **keep,
+                           help="The images the model learns to redraw; the samples ship with the app, and your "
+                                "own pictures are added on the Your pictures page.")
     ready = show_dataset_status(dataset)
     model = control("model", st.selectbox, "Model", MODEL_KINDS, key="model", format_func=model_label, on_change=apply_model_sizes,
                          **keep, help="The network's shape; picking one also sets a code size that suits it.")

@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from aecore.uploads import UserImage
+from aecore.store.collections import is_collection_id
+from aecore.uploads import UserImage, load_picture_as
 from aecore.data import images_at, pick_test_image
 from aecore.infer import ImageReconstruction, reconstruct_image
 from aecore.placement import ImageMap, Placement, build_map, place
@@ -50,6 +51,11 @@ def prepared(data: bytes, fill: float) -> tuple[UserImage | None, str | None]:
 @st.cache_data(max_entries=64, show_spinner=False)
 def test_picture(dataset: str, label: int, nth: int) -> tuple[np.ndarray, str]:
     return pick_test_image(dataset, label, nth)
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the picture…")
+def collection_input(data: bytes, size: int, channels: int) -> np.ndarray:
+    return load_picture_as(data, size, channels)
 
 
 @st.cache_data(max_entries=128, show_spinner="Redrawing it…")
@@ -102,9 +108,11 @@ def drawing() -> bytes | None:
 
 def show_preview(image: np.ndarray, user: UserImage | None, drawn: bool = False) -> None:
     picture, words = st.columns([1, 3], gap="large", vertical_alignment="center")
-    picture.image(enlarge(image, SCALE), alt="The picture as the models see it: 28 by 28 gray pixels")
+    h, w = image.shape[:2]
+    kind = "colour" if image.ndim == 3 else "gray"
+    picture.image(enlarge(image, SCALE), alt=f"The picture as the models see it: {h} by {w} {kind} pixels")
     if user is None:
-        words.markdown("A test image, exactly as the models get it: **28 × 28 gray pixels**.")
+        words.markdown(f"A test image, exactly as the models get it: **{h} × {w} {kind} pixels**.")
         return
     w, h = user.original_size
     if drawn:
@@ -189,7 +197,11 @@ def show_place(run: RunInfo, image: np.ndarray) -> None:
 
 
 def model_input(run: RunInfo, data: bytes | None, image: np.ndarray) -> tuple[np.ndarray, str]:
-    """The image this model gets: uploads are framed like its training images (digits keep a margin)."""
+    """The image this model gets: uploads are framed like its training images (digits keep a margin; a model
+    of a person's own pictures gets the upload's centre square, in colour if it learned colour)."""
+    if data is not None and is_collection_id(run.dataset):
+        return collection_input(data, run.input_shape[-1], run.input_shape[0]), \
+            " It gets the middle square of the picture, as its own pictures were made."
     if data is None or frame_fill(run.dataset) == 1.0:
         return image, ""
     user, _ = prepared(data, frame_fill(run.dataset))

@@ -61,7 +61,7 @@ BAD_FLAGS = [
     (["train", "--hidden", "256,x"], "argument --hidden: expected whole numbers"),
     (["train", "--hidden", "-4"], "hidden must be"),
     (["train", "--model", "transformer"], "invalid choice: 'transformer'"),
-    (["train", "--data", "cifar"], "invalid choice: 'cifar'"),
+    (["train", "--data", "cifar"], "no dataset called 'cifar'"),
     (["train", "--noise", "pink"], "invalid choice: 'pink'"),
     (["train", "--activation", "swish"], "invalid choice: 'swish'"),
     (["train", "--recon-loss", "l1"], "invalid choice: 'l1'"),
@@ -73,7 +73,7 @@ BAD_FLAGS = [
     (["evaluate", "--limit", "-5"], "argument --limit: expected a whole number of at least 0"),
     (["evaluate", "--limit", "ten"], "argument --limit: expected a whole number"),
     (["evaluate", "--device", "gpu"], "unknown device 'gpu'"),
-    (["evaluate", "--data", "cifar"], "invalid choice: 'cifar'"),
+    (["evaluate", "--data", "cifar"], "no dataset called 'cifar'"),
 ]
 
 

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 import aecore.store.runs
+from aecore.store import collections
 from aecore.settings import max_runs_per_owner
 from aecore.store.runs import RunError, RunInfo
 from ui.text import plain
@@ -60,7 +61,9 @@ def settings_text(run: RunInfo) -> str:
     """The run's settings in one line, e.g. 'Convolutional · code size 32 · MNIST sample · 10 of 10 epochs · ...'."""
     t = run.config.train
     noise = "no noise" if t.noise == "none" else f"{NOISE_LABELS[t.noise].split(' (')[0].lower()} noise {t.noise_level:g}"
-    return (f"{model_label(run.model_kind)} · code size {run.latent_dim} · {dataset_label(run.dataset)} · "
+    data = dataset_label(run.dataset)
+    data = plain(data) if collections.is_collection_id(run.dataset) else data  # a person's own words
+    return (f"{model_label(run.model_kind)} · code size {run.latent_dim} · {data} · "
             f"{run.epochs_run} of {t.epochs} epochs · batch {t.batch_size} · learning rate {t.lr:g} · {noise} · "
             f"trained in {format_duration(run.seconds)}")
 

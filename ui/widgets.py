@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aecore.config import DATASET_NAMES
 from aecore.names import KIND_NAMES
+from aecore.store import collections
 
 MODEL_LABELS = KIND_NAMES  # the same plain names that runs are named with
 MODEL_BLURBS = {
@@ -54,7 +56,18 @@ def model_label(kind: str) -> str:
 
 
 def dataset_label(name: str) -> str:
+    """A dataset's name as people read it; a picture collection's own name (read fresh, so a rename shows)."""
+    if collections.is_collection_id(name):
+        try:
+            return f"{collections.read_info(name).name} (your pictures)"
+        except collections.CollectionError:
+            return "A deleted picture collection"
     return DATASET_LABELS.get(name, name)
+
+
+def dataset_choices() -> tuple[str, ...]:
+    """Every dataset a model can be trained on here: the built-in ones, then the picture collections kept."""
+    return (*DATASET_NAMES, *(c.id for c in collections.list_all()[0]))
 
 
 def format_duration(seconds: float | None) -> str:

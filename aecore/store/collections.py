@@ -64,6 +64,7 @@ class CollectionInfo:
     skipped: tuple[Skipped, ...] = ()
     skipped_count: int = 0
     reference: dict | None = None  # {"mean_image": {"mse", "ssim"}, "pca": {"k": {"mse", "ssim"}}}
+    owner: str = ""  # who added it (aecore.owners): only they or the teacher may rename or delete it
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -218,17 +219,17 @@ def delete(dataset_id: str, root: str | Path | None = None) -> None:
 
 
 def new_info(name: str, classes: tuple[str, ...], size: int, channels: int, train: int, test: int, source: str,
-             content_hash: str, skipped: list[Skipped], reference: dict | None) -> CollectionInfo:
+             content_hash: str, skipped: list[Skipped], reference: dict | None, owner: str = "") -> CollectionInfo:
     return CollectionInfo(collection_id(content_hash), check_name(name), classes, size, channels, train, test,
                           source[:1000], content_hash, time.time(), tuple(skipped[:MAX_SKIPPED_KEPT]), len(skipped),
-                          reference)
+                          reference, owner)
 
 
 def _to_json(info: CollectionInfo) -> dict[str, Any]:
     return {"id": info.id, "name": info.name, "classes": list(info.classes), "size": info.size,
             "channels": info.channels, "train": info.train, "test": info.test, "source": info.source,
             "hash": info.hash, "added": info.added, "skipped": [[s.path, s.why] for s in info.skipped],
-            "skipped_count": info.skipped_count, "reference": info.reference}
+            "skipped_count": info.skipped_count, "reference": info.reference, "owner": info.owner}
 
 
 def _from_json(doc: Any) -> CollectionInfo:
@@ -271,7 +272,13 @@ def _from_json(doc: Any) -> CollectionInfo:
         channels=doc["channels"], train=whole("train", 1, MAX_PICTURES), test=whole("test", 1, MAX_PICTURES),
         source=text("source", 1000), hash=content_hash, added=float(added),
         skipped=tuple(Skipped(p[:1000], w[:1000]) for p, w in skipped),
-        skipped_count=whole("skipped_count", 0, 10**9), reference=_reference(doc.get("reference")))
+        skipped_count=whole("skipped_count", 0, 10**9), reference=_reference(doc.get("reference")),
+        owner=_owner(doc.get("owner", "")))
+
+
+def _owner(value: Any) -> str:
+    """An owner digest (32 hex digits) or "" for none: a copied-in folder's odd value gives it no owner."""
+    return value if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{32}", value) else ""
 
 
 def _reference(value: Any) -> dict | None:

@@ -47,7 +47,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 def start_server(runs: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "AECORE_RUNS_DIR": str(runs), "AECORE_THREADS": "1", **(extra_env or {})}
+    env = {**os.environ, "AECORE_RUNS_DIR": str(runs), "AECORE_DATASETS_DIR": str(runs.parent / "datasets"),
+           "AECORE_THREADS": "1", **(extra_env or {})}
     log = open(runs.parent / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

@@ -13,7 +13,8 @@ from aecore.train import train_run
 from studio import no_exception, screenshot, start_server, stop_server, wait_idle
 
 PAGES = {"": "Autoencoder Studio", "train": "Train", "runs": "Runs", "compare": "Compare", "latent": "Latent space",
-         "generate": "Generate", "denoise": "Denoise", "anomalies": "Anomalies", "your_image": "Your image"}
+         "generate": "Generate", "denoise": "Denoise", "anomalies": "Anomalies", "your_image": "Your image",
+         "pictures": "Your pictures"}
 
 
 @pytest.fixture(scope="module")
