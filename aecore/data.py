@@ -73,15 +73,21 @@ def to_float(x: Tensor, device: torch.device | str | None = None) -> Tensor:
 
 def load_dataset(cfg: DataConfig, root: str | Path | None = None) -> tuple[Split, Split]:
     """The (train, test) splits of the dataset the config names, limited as it says."""
-    if collections.is_collection_id(cfg.name) and not collections.exists(cfg.name):
-        raise DatasetUnavailable(f"The picture collection this uses ({cfg.name}) was deleted from this server; "
-                                 "add the same pictures again to bring it back.")
+    require_present(cfg.name)
     train, test = _load(cfg.name, str(root or data_dir()), cfg.download)
     if cfg.limit_train:
         train = train.take(slice(0, cfg.limit_train))
     if cfg.limit_test:
         test = test.take(slice(0, cfg.limit_test))
     return train, test
+
+
+def require_present(name: str) -> None:
+    """DatasetUnavailable, in words, for a picture collection deleted from this server (callers that cache a
+    dataset's splits ask first, so a deleted collection is not shown from a cache)."""
+    if collections.is_collection_id(name) and not collections.exists(name):
+        raise DatasetUnavailable(f"The picture collection this uses ({name}) was deleted from this server; add the "
+                                 "same pictures on the Your pictures page to bring it back.")
 
 
 def dataset_sizes(cfg: DataConfig) -> tuple[int, int]:

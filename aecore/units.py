@@ -21,7 +21,7 @@ import torch
 from . import latent, machine_speed, settings
 from .anomaly import ErrorReport, OneClassResult, error_report, one_class_demo
 from .config import DataConfig, RunConfig
-from .data import Split, load_dataset
+from .data import Split, load_dataset, require_present
 from .demo_pictures import DEMO_NAME, write_demo_pictures
 from .device import make_adam, pick_device, set_threads
 from .generate import CodeMixture, mixture_of_codes
@@ -128,6 +128,7 @@ def warm(ctx: Any = None) -> None:
 
 def test_split(dataset: str) -> Split:
     """The dataset's test images, kept for the next task in this worker."""
+    require_present(dataset)
     return _test_split(dataset, str(settings.data_dir()))
 
 

@@ -135,7 +135,7 @@ def show_notice() -> None:
     notice = st.session_state.pop("runs_notice", None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(message)
+        {"success": st.success, "warning": st.warning}.get(kind, st.error)(message)
 
 
 def show_run(run: RunInfo) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 
 import aecore.store.runs
 from aecore.config import DataConfig
-from aecore.data import DatasetUnavailable, Split, load_dataset
+from aecore.data import DatasetUnavailable, Split, load_dataset, require_present
 from aecore.store.runs import RunError, RunInfo
 from ui.id_pickers import id_multiselect, id_selectbox
 from ui.widgets import dataset_label
@@ -84,6 +84,7 @@ def load_model_or_stop(run: RunInfo):
 def load_test_or_stop(dataset: str) -> Split:
     """A dataset's test split, or a plain error saying how to get it and the end of this script run."""
     try:
+        require_present(dataset)
         return cached_test_split(dataset)
     except DatasetUnavailable as err:
         st.error(f"The test images are not available: {plain(err)}")

@@ -70,7 +70,7 @@ def settings_text(run: RunInfo) -> str:
 
 def import_zip(data: bytes, added_by: str = "") -> tuple[str, str, str | None]:
     """Add a run from an exported zip for `added_by` (aecore.owners), within the runs one owner may keep:
-    ("success" | "error", message, the new run's id or None)."""
+    ("success" | "warning" | "error", message, the new run's id or None); "warning" when its dataset is missing here."""
     limit = max_runs_per_owner()
     if added_by and limit and aecore.store.runs.runs_of(added_by) >= limit:
         return "error", (f"You keep {limit} models on this shared computer, as many as one person may. Delete the "
@@ -79,6 +79,9 @@ def import_zip(data: bytes, added_by: str = "") -> tuple[str, str, str | None]:
         info = aecore.store.runs.import_run(data, added_by=added_by)
     except RunError as err:
         return "error", f"That file could not be added: {plain(err)}", None
+    if collections.is_collection_id(info.dataset) and not collections.exists(info.dataset):
+        return ("warning", f"Added {plain(info.name)}. It learned from a picture collection this server does not have "
+                f"({info.dataset}): add the same pictures on the Your pictures page to see it on every page.", info.id)
     return "success", f"Added {plain(info.name)}.", info.id
 
 

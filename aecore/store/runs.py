@@ -36,6 +36,7 @@ from ..names import default_name, unique_name
 from ..owners import check_owner
 from ..settings import runs_dir
 from ..train import TrainResult
+from . import collections
 from .limits import check_size
 from .weights import model_from_weights
 
@@ -186,15 +187,32 @@ def delete_run(run_id: str, root: str | Path | None = None) -> None:
 
 
 def export_run(run_id: str, root: str | Path | None = None) -> bytes:
-    """The run's files as a flat zip, for `import_run` here or elsewhere."""
+    """The run's files as a flat zip, for `import_run` here or elsewhere; its comment names the dataset it needs
+    when that is a person's picture collection, which the zip does not carry."""
     info = load_run(run_id, root)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
+        zf.comment = needs_text(info.dataset).encode("utf-8")[:60_000]
         for fname in RUN_FILES:
             data = _read(info.path / fname, f"run {run_id}", missing_ok=fname == PREVIEW)
             if data is not None:
                 zf.writestr(fname, data, compress_type=zipfile.ZIP_DEFLATED if fname.endswith(".json") else zipfile.ZIP_STORED)
     return buf.getvalue()
+
+
+def needs_text(dataset: str) -> str:
+    """What a run of `dataset` needs beside its own files: "" for a built-in dataset; for a picture collection, its
+    name and id and where to add it."""
+    if not collections.is_collection_id(dataset):
+        return ""
+    try:
+        info = collections.read_info(dataset)
+        about = (f"{info.name!r}, {len(info.classes)} classes ({', '.join(info.classes[:20])}), {info.size}x{info.size} "
+                 f"{'colour' if info.channels == 3 else 'grey'}, from {info.source!r}")
+    except collections.CollectionError:
+        about = "deleted from the server it was trained on"
+    return (f"This model learned from a picture collection, {dataset} ({about}). Add the same pictures where it is "
+            "imported (the Your pictures page, or python -m aecore datasets add) to see it on every page.")
 
 
 def import_run(data: bytes, root: str | Path | None = None, added_by: str = "") -> RunInfo:
