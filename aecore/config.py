@@ -17,7 +17,7 @@ from .models import DEFAULTS, MODEL_KINDS, SSIM_LOSSES, VARIATIONAL_KINDS  # noq
 from .store.collections import is_collection_id
 from .store.limits import MAX_EPOCHS, MAX_IMAGES, MAX_LATENT, MAX_LAYERS, MAX_WIDTH
 
-DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnist", "mnist")
+DATASET_NAMES = ("fashion-mnist-sample", "mnist-sample", "digits", "fashion-mnist", "mnist", "cifar-10")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "elu", "tanh")
 OUTPUTS = ("sigmoid", "clamp")
 RECON_LOSSES = ("mse", "bce", *SSIM_LOSSES)

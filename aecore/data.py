@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .cifar import CLASSES as CIFAR_CLASSES
 from .config import DataConfig
 from .download import download_dataset
 from .settings import data_dir
@@ -94,7 +95,7 @@ def dataset_sizes(cfg: DataConfig) -> tuple[int, int]:
     """(training, test) images a run of `cfg` gets: the full sets' published sizes (nothing read or downloaded),
     the bundled ones' counted."""
     if cfg.name in TORCHVISION_FOLDERS:
-        n_train, n_test = TORCHVISION_SIZES
+        n_train, n_test = TORCHVISION_SIZES[cfg.name]
     elif collections.is_collection_id(cfg.name):
         try:
             info = collections.read_info(cfg.name)
@@ -166,8 +167,8 @@ def _load_digits() -> tuple[Split, Split]:
 def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split]:
     if download and not is_available(name, root):
         download_dataset(name, root)
-    classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
-    splits = [Split(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), classes)
+    classes = {"fashion-mnist": FASHION_CLASSES, "cifar-10": CIFAR_CLASSES}.get(name, DIGIT_CLASSES)
+    splits = [Split(torch.from_numpy(x if x.ndim == 4 else x[:, None]), torch.from_numpy(y.astype(np.int64)), classes)
               for x, y in read_arrays(name, root, len(classes))]
     return splits[0], splits[1]
 

@@ -1,7 +1,7 @@
 """Quality per second: every preset trained on the full FashionMNIST, scored on the test split as it trains.
 
     python benchmarks/bench_quality.py [--root ../shared/datasets] [--presets quick-demo,best-minute]
-                                       [--budgets 15,30,60,120] [--no-own] [--out FILE]
+                                       [--budgets 15,30,60,120] [--no-own] [--no-colour] [--out FILE]
 
 For each preset: test SSIM and MSE after 15, 30, 60 and 120 s of training (or at its end, when it ends
 sooner), and at its end. The clock counts training only (optimiser steps and the per-epoch validation); the
@@ -13,6 +13,10 @@ preset is scored twice: on clean test images like every preset, and on its own t
 training noise (seeded) in and the clean ones as the target, against PCA projecting the same noisy images.
 A whole run (every preset, the default budgets) writes aecore/references/<dataset>.json, which the app shows;
 a partial one writes only to `--out FILE`.
+
+The convolutional presets are also trained on the demo colour collection (`aecore.demo_pictures`: 8 classes
+of patches of scikit-image's photos, 32x32 in colour, built offline in a temporary folder), scored at the same
+marks against PCA with the same code size fitted on it; `--no-colour` skips them.
 
 `--ablation` instead trains the best-minute preset with each of its sharpness options undone in turn, and each
 architecture option the Train page offers added in turn, for 60 s each: what every option buys at equal time.
@@ -27,6 +31,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aecore.config import DataConfig, RunConfig  # noqa: E402
 from aecore.data import Split, load_dataset, split_validation, to_float  # noqa: E402
 from aecore.device import pick_device  # noqa: E402
+from aecore.demo_pictures import write_demo_pictures  # noqa: E402
 from aecore.denoise import denoising_scores, noisy_images  # noqa: E402
+from aecore.own_pictures import CollectionOptions, add_collection  # noqa: E402
 from aecore.scoring import evaluate  # noqa: E402
 from aecore.metrics import ssim  # noqa: E402
 from aecore.presets import PRESETS, get_preset  # noqa: E402
@@ -105,7 +112,7 @@ def show(rows: list[dict], budgets: tuple[float, ...], pca: dict[int, dict[str, 
     print(header + "\n" + "-" * len(header))
     for r in rows:
         cells = "".join(f" {r['at'][str(b)]['ssim']:6.3f}/{r['at'][str(b)]['mse']:.4f}" for b in budgets)
-        data = "sample" if r["dataset"].endswith("-sample") else "full"
+        data = "sample" if r["dataset"].endswith("-sample") else "colour" if r["dataset"].startswith("pictures-") else "full"
         print(f"{r['preset']:13} {data:7} {r['latent_dim']:>3} {r['steps']:>5}{cells} {r['ssim']:6.3f}/{r['mse']:.4f} "
               f"{r['seconds']:6.1f}  {verdict(r, r['pca_ssim'], r['pca_mse'])} PCA ({r['pca_ssim']:.3f}/{r['pca_mse']:.4f})",
               flush=True)
@@ -137,6 +144,26 @@ def ablation(train: Split, test: Split, device: torch.device, budgets: tuple[flo
         print(f"{name:24} {r['steps']:>5}{cells} {r['ssim']:6.3f}/{r['mse']:.4f} {r['seconds']:6.1f}", flush=True)
 
 
+def colour_rows(names: list[str], device: torch.device, budgets: tuple[float, ...], per_class: int) -> list[dict]:
+    """The convolutional presets on the demo colour collection, each against PCA with its code size on it."""
+    conv = [n for n in names if get_preset(n).model.kind.startswith("conv")]
+    if not conv:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["AECORE_DATASETS_DIR"] = str(Path(tmp) / "datasets")
+        info = add_collection("Photo patches", write_demo_pictures(Path(tmp) / "photos", per_class=per_class),
+                              CollectionOptions(size=32))
+        data = DataConfig(name=info.id)
+        train, test = load_dataset(data)
+        pca = pca_scores(train, test, tuple({get_preset(n).model.latent_dim for n in conv}))
+        print(f"\ndemo colour collection: {len(train)} train / {len(test)} test, {info.size}x{info.size} colour, "
+              f"{len(info.classes)} classes; mean image SSIM {info.reference['mean_image']['ssim']:.3f} "
+              f"MSE {info.reference['mean_image']['mse']:.4f}")
+        rows = [row_for(n, dataclasses.replace(get_preset(n), data=data), train, test, device, budgets, pca) for n in conv]
+    show(rows, budgets, pca)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="../shared/datasets", help="torchvision root holding FashionMNIST/raw")
@@ -144,6 +171,8 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)), help="training seconds to score at")
     parser.add_argument("--no-own", action="store_true", help="skip the demo presets on their own datasets")
+    parser.add_argument("--no-colour", action="store_true", help="skip the convolutional presets on the colour collection")
+    parser.add_argument("--colour-per-class", type=int, default=400, help="pictures of each of the 8 colour classes")
     parser.add_argument("--ablation", action="store_true",
                         help="best-minute with one option changed per row, scored at 15, 30 and 60 s (nothing written)")
     parser.add_argument("--threads", type=int, default=2)
@@ -190,9 +219,10 @@ def main() -> None:
                 d, p = r["denoising"], r["pca_denoising"]
                 print(f"  {'':13} {'its own task':20} z {r['latent_dim']:>3}: SSIM {d['ssim']:.3f} MSE {d['mse']:.4f} from images "
                       f"with its noise vs PCA denoising {p['ssim']:.3f} / {p['mse']:.4f}: {verdict(d, p['ssim'], p['mse'])} PCA")
+    colour = [] if args.no_colour else colour_rows(names, device, budgets, args.colour_per_class)
     print(f"\nbenchmark took {time.perf_counter() - began:.0f} s; load average now "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    whole = names == list(PRESETS) and budgets == BUDGETS and not args.no_own  # only a whole run refreshes the app's file
+    whole = names == list(PRESETS) and budgets == BUDGETS and not args.no_own and not args.no_colour  # only a whole run refreshes the app's file
     default = Path(__file__).resolve().parents[1] / "aecore" / "references" / f"{args.dataset}.json"
     out = args.out if args.out is not None else default if whole else ""
     if not out:
@@ -201,7 +231,8 @@ def main() -> None:
         doc = {"dataset": args.dataset, "train_images": len(train), "test_images": len(test), "device": str(device),
                "threads": torch.get_num_threads(), "machine": platform.machine(), "torch": torch.__version__,
                "measured": time.strftime("%Y-%m-%d"), "budgets": list(budgets), "mean_image": mean_image,
-               "pca": {str(k): v for k, v in pca.items()}, "presets": rows, "own_dataset": own}
+               "pca": {str(k): v for k, v in pca.items()}, "presets": rows, "own_dataset": own,
+               "colour": colour}
         Path(out).write_text(json.dumps(doc, indent=2))
         print(f"wrote {out}")
 

@@ -76,7 +76,8 @@ def show_datasets() -> None:
                 st.image(load_gallery_png(name, PER_CLASS), alt=f"Sample images of each class of the {dataset_label(name)}",
                          caption=f"The first {PER_CLASS} training images of each class in the {dataset_label(name)}.")
     with catalogue:
-        st.markdown("Every dataset holds small greyscale pictures, 28 by 28 pixels, in ten classes.")
+        st.markdown("Each built-in dataset holds small pictures in ten classes: greyscale ones 28 by 28 pixels, and "
+                    "CIFAR-10's colour photos 32 by 32. Bring your own on the **Your pictures** page.")
         for name, description in DATASET_INFO.items():
             if name in BUNDLED:
                 badge = ":green-badge[ready: ships with the app]"

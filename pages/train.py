@@ -47,7 +47,7 @@ DEFAULT_PRESET = "quick-demo"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 POLL_SECONDS = 0.7
 DEFAULT_NOISE_LEVEL = 0.3
-DOWNLOAD_MB = {"fashion-mnist": 30, "mnist": 11}
+DOWNLOAD_MB = {"fashion-mnist": 30, "mnist": 11, "cifar-10": 163}
 LINK_LIMITS = {**LIMITS, "preset": (CUSTOM, *PRESETS), "batch_size": BATCH_SIZES}  # what a shared link may set
 LABELS = {"dataset": "dataset", "model": "model", "latent_dim": "code size", "epochs": "epochs", "seed": "seed",
           "batch_size": "batch size", "lr": "learning rate", "noise": "noise", "noise_level": "noise level",

@@ -26,6 +26,7 @@ DATASET_LABELS = {
     "digits": "Digits (8×8, enlarged)",
     "fashion-mnist": "FashionMNIST, full",
     "mnist": "MNIST, full",
+    "cifar-10": "CIFAR-10 colour photos, full",
 }
 NOISE_LABELS = {
     "none": "None",
