@@ -8,7 +8,6 @@ pictures of each class, and may be renamed or deleted by whoever added them (or 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -35,6 +34,7 @@ WORK = "pictures_work"  # session state: the id of this visitor's latest adding 
 SQUARES = {"crop": "Cut out the middle square", "pad": "Keep the whole picture, black bars at the sides"}
 COLOURS = {"auto": "Colour if the pictures are in colour", "colour": "Colour", "grey": "Black and white"}
 PER_CLASS = 6  # pictures of each class shown in a collection's gallery
+CLASS_LIMIT = 5  # collections one visitor may keep on a class server (each up to 256 MB of pictures)
 MAX_CLASSES_SHOWN = 8
 
 
@@ -47,21 +47,29 @@ def gallery_png(dataset_id: str, content_hash: str) -> bytes:
 
 
 def start_adding(data: bytes, file_name: str, name: str, options: CollectionOptions, owner: str) -> None:
-    """Queue the adding of an uploaded zip in a worker; the same zip with the same settings joins the work."""
-    key = ("pictures", hashlib.sha256(data).hexdigest(), name, options)
-    found = background.find(key)
-    if found is None:
-        uploads = datasets_dir() / ".uploads"
-        uploads.mkdir(parents=True, exist_ok=True)
-        path = uploads / f"{secrets.token_hex(8)}.zip"
-        path.write_bytes(data)
-        found = workers.submit(units.add_pictures, name, str(path), options, file_name, owner, True, key=key,
-                               owner=owner)
-    st.session_state[WORK] = found
+    """Queue the adding of an uploaded zip in a worker, unless this visitor's last one is still under way (a second
+    click). The same pictures added twice are kept once (`aecore.store.collections.keep`)."""
+    if adding():
+        return
+    uploads = datasets_dir() / ".uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    path = uploads / f"{secrets.token_hex(8)}.zip"
+    path.write_bytes(data)
+    st.session_state[WORK] = workers.submit(units.add_pictures, name, str(path), options, file_name, owner, True,
+                                            owner=owner)
 
 
 def start_demo(owner: str) -> None:
-    st.session_state[WORK] = workers.submit(units.add_demo_pictures, owner, key=("pictures-demo",), owner=owner)
+    if not adding():
+        st.session_state[WORK] = workers.submit(units.add_demo_pictures, owner, owner=owner)
+
+
+def adding() -> bool:
+    """Whether this visitor's latest adding work is still queued or running."""
+    try:
+        return WORK in st.session_state and not background.snapshot(st.session_state[WORK]).finished
+    except KeyError:  # forgotten: long finished
+        return False
 
 
 def show_adding() -> None:
@@ -99,7 +107,17 @@ def skipped_words(n: int) -> str:
     return "1 file was skipped" if n == 1 else f"{n:,} files were skipped"
 
 
-def add_form(owner: str) -> None:
+def room_for_more(kept: list[CollectionInfo]) -> bool:
+    """On a class server, whether this visitor may add another collection; says so when not."""
+    visitor = current_visitor()
+    if not visitor.classroom or visitor.teacher or sum(visitor.owns(c.owner) for c in kept) < CLASS_LIMIT:
+        return True
+    st.info(f"You keep {CLASS_LIMIT} picture collections on this shared computer, as many as one person may. Delete "
+            "one you no longer need to add another.", icon=":material/info:")
+    return False
+
+
+def add_form(owner: str, allowed: bool) -> None:
     st.subheader("Add pictures")
     st.markdown(f"Put your pictures in a zip with **one folder per kind of picture** (for example `cats/` and "
                 f"`dogs/`); a zip of pictures without folders is one kind. PNG, JPEG, WebP, BMP and GIF work. "
@@ -117,10 +135,11 @@ def add_form(owner: str) -> None:
                          help="Black and white trains faster and suits shapes; colour keeps what colour tells.")
     options = CollectionOptions(size=size, square=square, colour=colour)
     chosen = (name or (upload.name.removesuffix(".zip") if upload else "")).strip() or "My pictures"
-    st.button("Add these pictures", type="primary", icon=":material/upload:", disabled=upload is None,
+    st.button("Add these pictures", type="primary", icon=":material/upload:", disabled=upload is None or not allowed,
               on_click=lambda: start_adding(upload.getvalue(), upload.name, chosen, options, owner))
     st.caption("No pictures at hand? Try a collection cut from the photos that come with the app.")
-    st.button("Add the demo photo collection", icon=":material/photo_library:", on_click=start_demo, args=(owner,))
+    st.button("Add the demo photo collection", icon=":material/photo_library:", on_click=start_demo, args=(owner,),
+              disabled=not allowed)
 
 
 def rename(dataset_id: str, key: str, may: bool) -> None:
@@ -173,11 +192,12 @@ require_shell()
 st.title("Your pictures")
 st.caption("Teach a model your own pictures: add them here, then choose them as the dataset on the Train page.")
 visitor = current_visitor()
-add_form(visitor.owner)
+kept, unreadable = collections.list_all()
+add_form(visitor.owner, room_for_more(kept))
 show_adding()
 if problem := st.session_state.pop("pictures_problem", None):
     st.error(plain(problem), icon=":material/error:")
-kept, unreadable = collections.list_all()
+kept, unreadable = collections.list_all()  # again: one may have been added or deleted just now
 st.subheader("Your collections" if not visitor.classroom else "Collections on this server")
 if not kept:
     st.info("No collections yet: add a zip of pictures above, or the demo photo collection.", icon=":material/info:")
