@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 
 from studio import no_exception, screenshot, start_server, stop_server, wait_idle
 
-TITLES = {"Home", "Train", "Runs", "Compare", "Latent space", "Generate", "Denoise", "Anomalies", "Your image"}
+TITLES = {"Home", "Train", "Runs", "Compare", "Latent space", "Generate", "Denoise", "Anomalies", "Your image",
+          "Your pictures"}
 
 RECORD_NAV = r"""
 window.__navSeen = [];
