@@ -37,9 +37,10 @@ from .dataset_commands import add_parsers as add_dataset_parsers
 from .dataset_commands import dataset_name
 from .device import pick_device, set_threads
 from .machine_speed import calibrate, seconds_here
-from .presets import PRESETS, get_preset
+from .presets import PRESETS, get_preset, suited_to_side
 from .scoring import evaluate
 from .settings import check_device_name
+from .store import collections
 from .store.runs import RunError, list_runs, load_model, load_run, save_run
 from .train import train_run
 
@@ -120,7 +121,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if "kind" in changes["model"] and not args.preset:
         cfg = dataclasses.replace(cfg, model=default_config(changes["model"]["kind"]))
     parts = {s: dataclasses.replace(getattr(cfg, s), **c) for s, c in changes.items()}
-    return dataclasses.replace(cfg, **parts, name=args.name or cfg.name)
+    cfg = dataclasses.replace(cfg, **parts, name=args.name or cfg.name)
+    if "hidden" not in changes["model"] and collections.is_collection_id(cfg.data.name):
+        cfg = suited_to_side(cfg, collections.read_info(cfg.data.name).size)  # the layers given are kept
+    return cfg
 
 
 class Progress:

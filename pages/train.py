@@ -23,7 +23,7 @@ from aecore.names import default_name
 from aecore.device import pick_device
 from aecore.machine_speed import seconds_here
 from aecore.prepare import download_status, measure_speed, start_download
-from aecore.presets import PRESETS, VAE_MIN_DELTA
+from aecore.presets import PRESETS, VAE_MIN_DELTA, suited_to_side
 from aecore.settings import max_job_minutes
 from ui.presenter import presenting
 from ui.progress import show_job_progress
@@ -34,7 +34,7 @@ from ui.train_link import (
     write_settings,
 )
 from ui.train_options import OPTION_LABELS, apply_options, option_values, sharpness_controls
-from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_choices, dataset_label, format_duration, model_label
+from ui.widgets import MODEL_BLURBS, NOISE_LABELS, dataset_choices, dataset_label, format_duration, model_label, picture_side
 from ui.text import plain
 from ui.visitor import current_visitor
 from ui.waiting import wait_for
@@ -102,7 +102,7 @@ def build_config(v: dict) -> RunConfig:
         train = dataclasses.replace(train, min_delta=VAE_MIN_DELTA if is_variational(model.kind) else
                                     TrainConfig().min_delta)
     cfg = RunConfig(DataConfig(name=v["dataset"]), dataclasses.replace(model, latent_dim=int(v["latent_dim"])), train)
-    return apply_options(cfg, v)
+    return suited_to_side(apply_options(cfg, v), picture_side(v["dataset"]))
 
 
 def train_controls() -> RunConfig | None:

@@ -37,3 +37,15 @@ def test_too_few_pictures_is_an_error_that_says_so(tmp_path, capsys):
     folder = write_demo_pictures(tmp_path / "photos", per_class=5)
     assert main(["datasets", "add", "Few", str(folder), "--grey"]) == 2
     assert "at least 50" in capsys.readouterr().err
+
+
+def test_a_convolutional_model_on_64_px_pictures_gets_a_third_level_unless_layers_are_given(tmp_path):
+    from aecore.cli import build_parser, config_from_args
+
+    folder = write_demo_pictures(tmp_path / "photos", per_class=8)
+    for size, hidden in ((64, (32, 64, 128)), (32, (32, 64))):
+        assert main(["datasets", "add", f"Photos {size}", str(folder), "--size", str(size)]) == 0
+        args = build_parser().parse_args(["train", "--data", f"Photos {size}", "--model", "conv_ae"])
+        assert config_from_args(args).model.hidden == hidden
+    args = build_parser().parse_args(["train", "--data", "Photos 64", "--model", "conv_ae", "--hidden", "16,32"])
+    assert config_from_args(args).model.hidden == (16, 32)

@@ -66,6 +66,17 @@ def dataset_label(name: str) -> str:
     return DATASET_LABELS.get(name, name)
 
 
+def picture_side(name: str) -> int:
+    """How many pixels wide a dataset's pictures are: a collection's own size, else the built-in sets' 28 (32 for
+    CIFAR-10); 0 for a collection that cannot be read."""
+    if collections.is_collection_id(name):
+        try:
+            return collections.read_info(name).size
+        except collections.CollectionError:
+            return 0
+    return 32 if name == "cifar-10" else 28
+
+
 def dataset_choices() -> tuple[str, ...]:
     """Every dataset a model can be trained on here: the built-in ones, then the picture collections kept."""
     return (*DATASET_NAMES, *(c.id for c in collections.list_all()[0]))
