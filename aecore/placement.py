@@ -76,7 +76,8 @@ def place(tmap: ImageMap, model: nn.Module, image: np.ndarray, k: int = 6,
           device: torch.device | str = "cpu") -> Placement:
     """Where `image` ((H, W) or (C, H, W), uint8 or floats in [0, 1]) lands on the model's test map."""
     rebuilt = reconstruct_image(model, image, device)
-    x = torch.from_numpy(np.ascontiguousarray(rebuilt.image, dtype=np.float32))
+    shown = rebuilt.image if rebuilt.image.ndim == 2 else rebuilt.image.transpose(2, 0, 1)  # colour: (3, H, W)
+    x = torch.from_numpy(np.ascontiguousarray(shown, dtype=np.float32))
     while x.ndim < 4:
         x = x.unsqueeze(0)
     channels = tuple(getattr(model, "image_shape", x.shape[1:]))[0]

@@ -28,7 +28,7 @@ from ui.loaders import finished_runs_or_stop, load_model_or_stop, load_test_or_s
 from ui.runs import looks_alike
 from ui.shell import require_shell
 from ui.waiting import result_of
-from ui.widgets import METRICS, dataset_label, format_duration, model_label
+from ui.widgets import METRICS, dataset_label, dataset_words, format_duration, model_label
 from ui.text import plain
 
 require_shell()
@@ -274,7 +274,7 @@ split = load_test_or_stop(dataset)
 misfits = [r for r in chosen if tuple(r.input_shape) != split.shape]
 if misfits:
     st.warning(f"Left out: {', '.join(plain(r.name) for r in misfits)}. These models take images of another size than "
-               f"{dataset_label(dataset)}; choose their own dataset above to see them.", icon=":material/warning:")
+               f"{dataset_words(dataset)}; choose their own dataset above to see them.", icon=":material/warning:")
     chosen = [r for r in chosen if r not in misfits]
     if not chosen:
         st.stop()

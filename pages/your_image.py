@@ -27,7 +27,7 @@ from ui.map_figures import placement_figure
 from ui.presenter import image_width
 from ui.shell import require_shell
 from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
-from ui.widgets import dataset_label, model_label
+from ui.widgets import dataset_label, dataset_words, model_label
 from ui.text import plain
 
 require_shell()
@@ -63,8 +63,9 @@ def redrawn(run_id: str, image: np.ndarray) -> ImageReconstruction:
     return reconstruct_image(cached_model(run_id), image)
 
 
-def picture_controls() -> tuple[str, bytes | None, tuple[str, int, int] | None]:
-    """Where the picture comes from: an upload's bytes, or a test image's (dataset, class, which one)."""
+def picture_controls(chosen: list[RunInfo]) -> tuple[str, bytes | None, tuple[str, int, int] | None]:
+    """Where the picture comes from: an upload's bytes, or a test image's (dataset, class, which one): from the
+    chosen models' own datasets (the first model's first) or the samples."""
     source = st.radio("Picture", list(SOURCES), key="your_image_source", format_func=SOURCES.get, horizontal=True,
                       label_visibility="collapsed")
     if source == DRAW:
@@ -76,7 +77,10 @@ def picture_controls() -> tuple[str, bytes | None, tuple[str, int, int] | None]:
                                        "a bag, a shirt, or a handwritten digit.")
         return source, upload.getvalue() if upload is not None else None, None
     data_col, button_col = st.columns([1, 3], vertical_alignment="bottom")
-    dataset = data_col.selectbox("Dataset", SAMPLE_DATASETS, key="your_image_dataset", format_func=dataset_label)
+    options = list(dict.fromkeys([*(r.dataset for r in chosen), *SAMPLE_DATASETS]))
+    if st.session_state.get("your_image_dataset") not in options:
+        st.session_state.your_image_dataset = options[0]
+    dataset = data_col.selectbox("Dataset", options, key="your_image_dataset", format_func=dataset_label)
     st.session_state.setdefault("your_image_nth", 0)
     button_col.button("Another one", key="your_image_next", icon=":material/shuffle:",
                       on_click=lambda: st.session_state.update(your_image_nth=st.session_state.your_image_nth + 1),
@@ -150,7 +154,7 @@ def show_models(chosen: list[RunInfo], data: bytes | None, image: np.ndarray) ->
 
 def show_model(run: RunInfo, rebuilt: ImageReconstruction | None, note: str) -> None:
     st.markdown(f"{plain(run.name)}")
-    st.caption(f"{model_label(run.model_kind)}, trained on the {dataset_label(run.dataset)}.{note}")
+    st.caption(f"{model_label(run.model_kind)}, trained on the {dataset_words(run.dataset)}.{note}")
     if rebuilt is None:
         return
     tiles = [enlarge(np.round(rebuilt.image * 255).astype(np.uint8), 3),
@@ -214,7 +218,7 @@ st.caption("Bring your own picture and see what your models make of it. Somethin
 runs = finished_runs_or_stop("Redrawing a picture needs a trained model, and there is none yet.")
 chosen = runs_picker("Models", key="your_image_runs", runs=runs, default=3,
                      help="Each model chosen redraws the picture, side by side.")
-source, data, sample = picture_controls()
+source, data, sample = picture_controls(chosen)
 if source == UPLOAD and data is None:
     st.info("Upload a picture above, or take one from the test set instead.", icon=":material/upload:")
     st.stop()

@@ -61,3 +61,19 @@ def test_a_model_whose_codes_are_not_finite_is_refused(digits):
         next(bad.parameters()).view(-1)[0] = float("nan")
     with pytest.raises(ValueError):
         build_map(bad, test, n=100)
+
+
+def test_a_colour_picture_lands_on_its_own_point_on_a_colour_model_map():
+    from aecore.config import ModelConfig
+    from aecore.data import Split, images_at
+    from aecore.models import build_model
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(80, 3, 16, 16, generator=g) * 255).to(torch.uint8)
+    split = Split(x, torch.arange(80) % 4, ("a", "b", "c", "d"))
+    model = build_model(ModelConfig("conv_ae", 8, (8, 16)), (3, 16, 16), seed=0)
+    tmap = build_map(model, split, n=60)
+    image = images_at(split, tmap.indices[[5]])[0]  # (16, 16, 3): as the pages show and pass it
+    where = place(tmap, model, image, k=3)
+    assert image.shape == (16, 16, 3) and where.nearest[0] == 5
+    assert np.allclose(where.point, tmap.points[5], atol=1e-4)

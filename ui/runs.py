@@ -15,7 +15,7 @@ from aecore.store import collections
 from aecore.settings import max_runs_per_owner
 from aecore.store.runs import RunError, RunInfo
 from ui.text import plain
-from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, format_duration, model_label
+from ui.widgets import NOISE_LABELS, STATUS_LABELS, dataset_label, dataset_words, format_duration, model_label
 
 
 def local_times(runs: list[RunInfo], timezone: str | None) -> pd.DatetimeIndex:
@@ -61,9 +61,7 @@ def settings_text(run: RunInfo) -> str:
     """The run's settings in one line, e.g. 'Convolutional · code size 32 · MNIST sample · 10 of 10 epochs · ...'."""
     t = run.config.train
     noise = "no noise" if t.noise == "none" else f"{NOISE_LABELS[t.noise].split(' (')[0].lower()} noise {t.noise_level:g}"
-    data = dataset_label(run.dataset)
-    data = plain(data) if collections.is_collection_id(run.dataset) else data  # a person's own words
-    return (f"{model_label(run.model_kind)} · code size {run.latent_dim} · {data} · "
+    return (f"{model_label(run.model_kind)} · code size {run.latent_dim} · {dataset_words(run.dataset)} · "
             f"{run.epochs_run} of {t.epochs} epochs · batch {t.batch_size} · learning rate {t.lr:g} · {noise} · "
             f"trained in {format_duration(run.seconds)}")
 

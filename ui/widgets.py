@@ -11,6 +11,7 @@ import streamlit as st
 from aecore.config import DATASET_NAMES
 from aecore.names import KIND_NAMES
 from aecore.store import collections
+from ui.text import plain
 
 MODEL_LABELS = KIND_NAMES  # the same plain names that runs are named with
 MODEL_BLURBS = {
@@ -64,6 +65,11 @@ def dataset_label(name: str) -> str:
         except collections.CollectionError:
             return "A deleted picture collection"
     return DATASET_LABELS.get(name, name)
+
+
+def dataset_words(name: str) -> str:
+    """`dataset_label` for Markdown: a collection's name is a person's own text, so it goes in a code span."""
+    return plain(dataset_label(name)) if collections.is_collection_id(name) else dataset_label(name)
 
 
 def picture_side(name: str) -> int:
