@@ -21,7 +21,8 @@ from ui.images import enlarge, stack_pairs
 from ui.loaders import finished_runs, load_model_or_stop, load_test_or_stop, run_picker, show_no_runs
 from ui.shell import require_shell
 from ui.widgets import dataset_label
-from ui.text import plain
+from aecore.store import collections
+from ui.text import plain, shown
 from ui.visitor import current_visitor
 from ui.waiting import result_of, wait_for
 
@@ -54,7 +55,7 @@ def show_model_errors(runs: list[RunInfo]) -> None:
     for start in range(0, len(report.worst), WORST_PER_ROW):
         for column, pair, i in zip(st.columns(WORST_PER_ROW), pairs[start:], report.worst[start:start + WORST_PER_ROW]):
             name = report.classes[report.labels[i]]
-            column.image(enlarge(pair, 4), caption=f"{name} · {report.errors[i]:.3f}", width="stretch",
+            column.image(enlarge(pair, 4), caption=f"{shown(name)} · {report.errors[i]:.3f}", width="stretch",
                          alt=f"A {name} test image above the model's attempt to redraw it")
     st.caption("Top: the test image; below it: the model's attempt. The number is its reconstruction error (MSE). "
                "Unusual shapes, busy patterns and fine detail usually end up here.")
@@ -63,8 +64,13 @@ def show_model_errors(runs: list[RunInfo]) -> None:
 def one_class_controls() -> tuple[str, int, tuple[str, ...]]:
     """The dataset and the one class the detector learns; returns them and the dataset's class names."""
     data_col, class_col = st.columns(2)
-    dataset = data_col.selectbox("Dataset", DEMO_DATASETS, key="anomalies_dataset", format_func=dataset_label,
-                                 help="The images to learn from; these ship with the app.")
+    kept = [c.id for c in collections.list_all()[0] if len(c.classes) >= 2]  # one class against the others
+    options = [*DEMO_DATASETS, *kept]
+    if st.session_state.get("anomalies_dataset") not in options:
+        st.session_state.anomalies_dataset = options[0]
+    dataset = data_col.selectbox("Dataset", options, key="anomalies_dataset", format_func=dataset_label,
+                                 help="The images to learn from: the samples that ship with the app, or your own "
+                                      "pictures (added on the Your pictures page).")
     classes = load_test_or_stop(dataset).classes
     normal = class_col.selectbox("The one normal class", range(len(classes)), key="anomalies_class",
                                  format_func=lambda i: classes[i],
@@ -97,7 +103,7 @@ def start_demo(dataset: str, normal: int, key: tuple) -> None:
 def show_one_class(dataset: str, normal: int, classes: tuple[str, ...]) -> None:
     key = ("one-class", dataset, normal, DEMO_EPOCHS, DEMO_SEED)
     status = demo_status(key)
-    st.button(f"Train on “{classes[normal]}” only", key="anomalies_train", type="primary",
+    st.button(f"Train on “{shown(classes[normal])}” only", key="anomalies_train", type="primary",
               icon=":material/play_arrow:",
               disabled=status is not None and status.state in ("queued", "running", "done"), on_click=start_demo,
               args=(dataset, normal, key),
@@ -134,11 +140,11 @@ def show_demo_result(result: OneClassResult) -> None:
                         "error. 50 % is guessing, 100 % is perfect. Details: the area under the ROC curve, "
                         f"{result.roc.auc:.3f}.")
     caught_col.metric("Odd ones caught", f"{caught:.0%}", border=True,
-                      help=f"Share of other-class images whose error is above 95% of the {name} images' errors: "
+                      help=f"Share of other-class images whose error is above 95% of the {shown(name)} images' errors: "
                            "what a threshold that wrongly flags 1 normal image in 20 would catch.")
     seen_col.metric("Trained on", f"{result.train_images:,} images", border=True,
-                    help=f"Every training image of the class {name}, and nothing else.")
-    st.markdown(f"The model only ever saw **{name}** images. It learned to redraw those well, and nothing else, "
+                    help=f"Every training image of the class {shown(name)}, and nothing else.")
+    st.markdown(f"The model only ever saw **{shown(name)}** images. It learned to redraw those well, and nothing else, "
                 "so every other kind of image comes out badly redrawn: a large error, which makes it stand out. "
                 "No one told the model what an odd one looks like.")
     roc_col, hist_col = st.columns(2, gap="large")
@@ -146,18 +152,18 @@ def show_demo_result(result: OneClassResult) -> None:
         st.plotly_chart(roc_figure(result.roc.fpr, result.roc.tpr, result.roc.auc), key="anomalies_roc",
                         config=NO_BAR, alt=f"ROC curve of flagging images by error, area {result.roc.auc:.2f}")
         st.caption("Raise the error threshold and fewer images are flagged: the curve shows, for every threshold, "
-                   f"the share of {name} images wrongly flagged against the share of odd ones caught. The closer it "
+                   f"the share of {shown(name)} images wrongly flagged against the share of odd ones caught. The closer it "
                    "hugs the top-left corner, the better.")
     with hist_col:
         st.plotly_chart(error_histogram_figure(normal, others, name), key="anomalies_histogram", config=NO_BAR,
                         alt=f"Histograms of reconstruction error: {name} images against every other class")
-        st.caption(f"The errors of {name} test images (which the model never trained on, but whose kind it knows) "
+        st.caption(f"The errors of {shown(name)} test images (which the model never trained on, but whose kind it knows) "
                    "against those of every other class. Where the two humps overlap, error alone cannot tell them "
                    "apart.")
     st.plotly_chart(class_errors_figure(result.per_class_errors, highlight=name), key="anomalies_one_class_classes",
                     config=NO_BAR, alt=f"Box plots of each class's error under the model trained on {name} only")
-    st.caption(f"Each class's errors under this model; {name}, in orange, should sit lowest. Classes that look like "
-               f"{name} sit low too: they are the hardest odd ones to catch.")
+    st.caption(f"Each class's errors under this model; {shown(name)}, in orange, should sit lowest. Classes that look "
+               f"like {shown(name)} sit low too: they are the hardest odd ones to catch.")
 
 
 st.title("Anomalies")

@@ -23,6 +23,7 @@ from ui.images import enlarge, labelled_rows, tile_rows
 from ui.loaders import cached_model, cached_test_split, finished_runs_or_stop, load_model_or_stop, load_test_or_stop, \
     run_picker
 from ui.shell import require_shell
+from ui.text import shown
 
 require_shell()
 
@@ -186,7 +187,7 @@ def show_class_arithmetic(run: RunInfo) -> None:
     walk = image_uint8(interpolate(model, means[a], means[b], WALK_STEPS))
     z, labels, indices = test_codes(run.id, run.dataset)
     own = np.flatnonzero(labels == a)
-    pick = st.number_input(f"Which {classes[a]} picture", min_value=1, max_value=len(own), value=1, step=1,
+    pick = st.number_input(f"Which {shown(classes[a])} picture", min_value=1, max_value=len(own), value=1, step=1,
                            key="generate_pick", help=f"One of the {len(own)} test pictures of this class.")
     index = own[min(int(pick), len(own)) - 1]
     shifted = image_uint8(decode_codes(model, shift_codes(z[index], means[a], means[b], SHIFT_AMOUNTS)))

@@ -33,6 +33,7 @@ from ui.map_selection import (
 )
 from ui.presenter import image_width
 from ui.shell import require_shell
+from ui.text import shown
 from ui.waiting import result_of
 
 require_shell()
@@ -41,7 +42,7 @@ require_shell()
 def class_filter(split: Split, labels: np.ndarray) -> np.ndarray:
     """The classes to draw, chosen by a person (all by default), as label numbers."""
     present = [split.classes[k] for k in np.unique(labels)]
-    chosen = st.pills("Classes shown", present, selection_mode="multi", default=present,
+    chosen = st.pills("Classes shown", present, selection_mode="multi", default=present, format_func=shown,
                       key="latent_classes_" + "_".join(map(str, np.unique(labels))), **KEEP,
                       help="Hide a class to see what lies under it; clicking a class in the map's legend hides it too, "
                            "and double-clicking one shows it alone.")
@@ -91,10 +92,10 @@ def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int])
     """The newest picked image, its reconstruction and its nearest neighbours; with two picks, the walk between."""
     pos = picks[-1]
     image_id = int(codes.indices[pos])
-    name = split.classes[int(codes.labels[pos])]
+    name = shown(split.classes[int(codes.labels[pos])].lower())
     original = aecore.data.images_at(split, [image_id])[0]
     recon = aecore.infer.reconstruct_images(model, split, [image_id])[0]
-    st.subheader(f"Image {image_id}: {name.lower()}")
+    st.subheader(f"Image {image_id}: {name}")
     left, right, words = st.columns([1, 1, 2], gap="medium")
     left.image(enlarge(original, 8), caption="The test image", width="stretch")
     right.image(enlarge(recon, 8), caption="Redrawn from its code", width="stretch")
@@ -104,11 +105,11 @@ def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int])
         near = aecore.latent.nearest(codes.z, pos, k)
         thumbs = aecore.data.images_at(split, codes.indices[near])
         st.image([enlarge(t, 3) for t in thumbs], width=image_width(84),
-                 caption=[split.classes[int(c)] for c in codes.labels[near]])
+                 caption=[shown(split.classes[int(c)]) for c in codes.labels[near]])
         same = int((codes.labels[near] == codes.labels[pos]).sum())
         st.caption(f"The {len(near)} images whose codes are closest to this one's in the model's full "
                    f"{codes.z.shape[1]}-number code (not just on the map); {same} of them are "
-                   f"{name.lower()} too. Neighbours of another class are images the model mixes up with it.")
+                   f"{name} too. Neighbours of another class are images the model mixes up with it.")
     if len(picks) < 2:
         st.caption("Click a second point to see the images the model draws on the way from this one to it.")
         return
@@ -116,13 +117,13 @@ def show_pick(run: RunInfo, model, split: Split, codes: Codes, picks: list[int])
 
 
 def show_walk(model, split: Split, codes: Codes, start: int, end: int) -> None:
-    names = [split.classes[int(codes.labels[p])].lower() for p in (start, end)]
+    names = [shown(split.classes[int(codes.labels[p])].lower()) for p in (start, end)]
     ids = [int(codes.indices[p]) for p in (start, end)]
     st.subheader(f"From image {ids[0]} ({names[0]}) to image {ids[1]} ({names[1]})")
     steps = st.columns([1, 2])[0].slider("Steps", min_value=3, max_value=16, value=9, step=1, key="latent_steps",
                                          **KEEP, help="How many images to decode along the way, both ends included.")
     decoded = aecore.latent.interpolate(model, codes.z[start], codes.z[end], steps)  # (steps, C, H, W) in [0, 1]
-    strip = (decoded[:, 0] * 255).round().astype(np.uint8)
+    strip = aecore.infer.image_uint8(decoded)  # grey (steps, H, W) or colour (steps, H, W, 3)
     first, last = aecore.data.images_at(split, ids)
     blank = np.full_like(first, 255)  # the originals sit under the walk's two ends
     ends = np.stack([first, *[blank] * (steps - 2), last])

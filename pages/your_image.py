@@ -28,7 +28,7 @@ from ui.presenter import image_width
 from ui.shell import require_shell
 from ui.uploads import MAX_MB, UPLOAD_TYPES, frame_fill, read_picture
 from ui.widgets import dataset_label, dataset_words, model_label
-from ui.text import plain
+from ui.text import plain, shown
 
 require_shell()
 
@@ -86,7 +86,7 @@ def picture_controls(chosen: list[RunInfo]) -> tuple[str, bytes | None, tuple[st
                       on_click=lambda: st.session_state.update(your_image_nth=st.session_state.your_image_nth + 1),
                       help="The next test image of the same class.")
     classes = load_test_or_stop(dataset).classes
-    label = st.pills("Class", range(len(classes)), key="your_image_class", format_func=lambda i: classes[i],
+    label = st.pills("Class", range(len(classes)), key="your_image_class", format_func=lambda i: shown(classes[i]),
                      default=0, required=True, help="A test image of this class; no model trained on it.")
     return source, None, (dataset, int(label), int(st.session_state.your_image_nth))
 

@@ -76,3 +76,17 @@ def test_a_fresh_process_loads_the_run_and_shows_its_pictures_in_colour(colour_r
     assert out.returncode == 0, out.stderr
     shape, spread = out.stdout.strip().rsplit(" ", 1)
     assert shape == "(2, 28, 28, 3)" and int(spread) > 10
+
+
+def test_class_names_are_text_on_the_anomalies_page(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("AECORE_DATASETS_DIR", str(tmp_path / "datasets"))
+    monkeypatch.setenv("AECORE_RUNS_DIR", str(tmp_path / "runs"))
+    photos = write_demo_pictures(tmp_path / "photos", per_class=10)
+    (photos / "cat").rename(photos / "**bold** cat")
+    info = add_collection("Photos", photos, CollectionOptions(size=28))
+    cfg = RunConfig(DataConfig(name=info.id), ModelConfig("mlp_ae", 8, (32,)), TrainConfig(epochs=1, patience=0))
+    result = train_run(cfg, device="cpu")
+    runs.save_run(dataclasses.replace(result, history=dataclasses.replace(result.history, status="done")))
+    at = open_page("pages/anomalies.py", state={"anomalies_dataset": info.id, "anomalies_class": 0})
+    assert "Train on “` **bold** cat `” only" in [b.label for b in at.button]

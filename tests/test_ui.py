@@ -114,3 +114,12 @@ def test_a_waiting_job_says_what_it_waits_for_on_one_machine_or_a_cluster(monkey
     at = AppTest.from_function(page).run()
     assert not at.exception
     assert "number 2 in line" in at.info[0].value and word in at.info[0].value
+
+
+def test_shown_leaves_plain_names_and_puts_the_rest_in_a_code_span():
+    from ui.text import plain, shown
+
+    for name in ("T-shirt/top", "Ankle boot", "7", "Zoé's cats (big)"):
+        assert shown(name) == name
+    for name in ("**bold**", "www.example.com", "a_b_", "<b>x</b>", ":red[x]", "x@y.z", "[x](y)", "$x$"):
+        assert shown(name) == plain(name)

@@ -147,7 +147,8 @@ def class_bars_figure(values: dict[str, dict[str, float]], value_name: str = "SS
     fig = go.Figure()
     for i, (run, by_class) in enumerate(values.items()):
         run = plain_html(run)
-        fig.add_trace(go.Bar(x=list(by_class), y=list(by_class.values()), name=run, marker_color=run_colour(i),
+        fig.add_trace(go.Bar(x=[plain_html(c) for c in by_class], y=list(by_class.values()), name=run,
+                             marker_color=run_colour(i),
                              hovertemplate=f"%{{x}}<br>{value_name} %{{y:.3f}}<extra>{run}</extra>"))
     style(fig, height, barmode="group")
     fig.update_xaxes(type="category")  # digit classes are names too, not numbers on a scale
@@ -207,6 +208,7 @@ def latent_figure(points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
         if not mine.any():
             continue
         colour = CLASS_COLOURS[k % len(CLASS_COLOURS)]
+        name = plain_html(name)  # a person's own class names are text, not Plotly's HTML
         common = dict(name=name, mode="markers", customdata=image_ids[mine][:, None],
                       hovertemplate=f"{name}<br>image %{{customdata[0]}}<extra></extra>")
         if dims == 3:
@@ -234,6 +236,7 @@ def class_errors_figure(groups: dict[str, np.ndarray], highlight: str | None = N
     fig = go.Figure()
     for name, errors in groups.items():
         colour = ACCENT if name == highlight else PRIMARY
+        name = plain_html(name)
         fig.add_trace(go.Box(y=np.asarray(errors, np.float64), name=name, marker_color=colour, line_color=colour,
                              boxpoints="outliers", marker=dict(size=3, opacity=0.5),
                              hovertemplate=f"{name}<br>error %{{y:.4f}}<extra></extra>"))
@@ -268,7 +271,7 @@ def error_histogram_figure(normal: np.ndarray, anomalous: np.ndarray, normal_nam
     lo, hi = np.log10(max(both.min(), 1e-6)), np.log10(max(both.max(), 1e-6))
     edges = np.logspace(lo, hi + 1e-9, 31)  # log-spaced bins: errors span orders of magnitude
     fig = go.Figure()
-    groups = ((normal, f"{normal_name} (normal)", PRIMARY), (anomalous, "Every other class", ACCENT))
+    groups = ((normal, f"{plain_html(normal_name)} (normal)", PRIMARY), (anomalous, "Every other class", ACCENT))
     for values, name, colour in groups:
         counts, _ = np.histogram(values, bins=edges)
         share = counts / max(len(values), 1)

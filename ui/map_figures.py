@@ -62,7 +62,7 @@ def class_mix_figure(counts: dict[str, int], classes: Sequence[str], height: int
     values = [counts[c] for c in names]
     total = max(sum(values), 1)
     colours = [CLASS_COLOURS[list(classes).index(c) % len(CLASS_COLOURS)] for c in names]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours,
+    fig = go.Figure(go.Bar(x=values, y=[plain_html(n) for n in names], orientation="h", marker_color=colours,
                            text=[f"{v} ({v / total:.0%})" for v in values], textposition="auto",
                            hovertemplate="%{y}: %{x}<extra></extra>"))
     fig.update_layout(height=max(height, 28 * len(names) + 60), margin=dict(l=10, r=10, t=10, b=10), font=font(),

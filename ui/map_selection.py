@@ -20,6 +20,7 @@ from aecore.latent import Codes
 from aecore.store.runs import RunInfo
 from ui.images import tile_rows
 from ui.map_figures import class_mix_figure
+from ui.text import shown
 
 PICKS = "latent_picks"  # {"run": run id, "images": up to two test image numbers, the newest last}
 SELECTED = "latent_selected"  # {"run": run id, "images": sorted test image numbers inside the last box or lasso}
@@ -90,12 +91,12 @@ def show_selection(run: RunInfo, split: Split, codes: Codes, positions: list[int
     """The selected images as a grid, the mix of classes among them, and the buttons to isolate or clear them."""
     names = [split.classes[int(c)] for c in codes.labels[positions]]
     counts = Counter(names)
-    top = ", ".join(f"{v / len(names):.0%} {k.lower()}" for k, v in counts.most_common(3))
+    top = ", ".join(f"{v / len(names):.0%} {shown(k.lower())}" for k, v in counts.most_common(3))
     st.subheader(f"{len(positions):,} selected images")
-    st.caption(f"Mostly {top}." if len(counts) > 1 else f"All of them {names[0].lower()}.")
+    st.caption(f"Mostly {top}." if len(counts) > 1 else f"All of them {shown(names[0].lower())}.")
     grid_col, mix_col = st.columns([3, 2], gap="medium")
-    shown = np.asarray(positions[:GRID_IMAGES])
-    images = aecore.data.images_at(split, codes.indices[shown])
+    first = np.asarray(positions[:GRID_IMAGES])
+    images = aecore.data.images_at(split, codes.indices[first])
     rows = [images[i:i + PER_ROW] for i in range(0, len(images), PER_ROW)]
     grid_col.image(tile_rows(rows, scale=2), width="content")
     more = f"The first {GRID_IMAGES} of them, in test-set order." if len(positions) > GRID_IMAGES else ""

@@ -6,6 +6,8 @@ would change how the text looks. Escaping punctuation is not enough: Streamlit's
 turns any `http://...`, `www.` or e-mail address in the decoded text into a link, escaped or not. A code span is
 the one Markdown construct whose content is shown exactly as written, with no links, directives or maths, so
 `plain(text)` puts the text in one. `plain_html(text)` does the same job for Plotly's HTML-like labels.
+`shown(text)` leaves text that Markdown would show as it is (letters, digits, spaces and a little punctuation:
+every built-in class name) as it is, and puts anything else in a code span: a person's own class names.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ def plain(text: object) -> str:
         return ""
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)  # longer than any inside
     return f"{fence} {text} {fence}"  # CommonMark strips one space on each side, so edge backticks survive
+
+
+SAFE = re.compile(r"[^\W_]+(?:[ /'(),.-]+[^\W_]*)*")  # no * _ ` [ ] < > : @ # ~ | \\ $ ! etc.
+
+
+def shown(text: object) -> str:
+    """`text` itself where Markdown shows it as written (and it names no web address), else `plain(text)`."""
+    value = str(text)
+    return value if SAFE.fullmatch(value) and "www." not in value.lower() else plain(value)
 
 
 def plain_html(text: object) -> str:
