@@ -51,24 +51,32 @@ def batch_text(page) -> str:
     return page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first.inner_text()
 
 
+def click_button(page, name: str) -> None:
+    """Click the one button of that name, once the job view's redraw has left only one (for a moment while the
+    fragment redraws, the old view's button and the new one are both on the page)."""
+    button = page.get_by_role("button", name=name, exact=True)
+    expect(button).to_have_count(1)
+    button.click()
+
+
 def test_a_job_pauses_keeps_its_place_resumes_and_stops(page, server):
     open_train_with_epochs(page, server, 30)
     train_button(page).click()
     page.get_by_text("· batch", exact=False).first.wait_for(timeout=60_000)
-    page.get_by_role("button", name="Pause", exact=True).click()
+    click_button(page, "Pause")
     page.get_by_text("its place in training are kept", exact=False).wait_for()
     page.wait_for_timeout(1500)  # the batch under way lands
     held = batch_text(page)
     page.wait_for_timeout(3000)
     assert batch_text(page) == held and held.startswith("Paused ·")
     screenshot(page, "train-paused")
-    page.get_by_role("button", name="Resume", exact=True).click()
+    click_button(page, "Resume")
     page.wait_for_function("([sel, held]) => { const el = document.querySelector(sel); "
                            "return el && !el.innerText.startsWith('Paused') && el.innerText !== held; }",
                            arg=['[data-testid="stMain"] [data-testid="stProgress"]', held])
-    page.get_by_role("button", name="Pause", exact=True).click()
+    click_button(page, "Pause")
     page.get_by_text("its place in training are kept", exact=False).wait_for()
-    page.get_by_role("button", name="Stop", exact=True).click()  # Stop works while paused
+    click_button(page, "Stop")  # Stop works while paused
     page.get_by_text("Stopped, and nothing was saved", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
     no_exception(page)
