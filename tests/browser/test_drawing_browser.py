@@ -43,13 +43,18 @@ def stroke(page, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+STAR = """() => {
+    const traces = document.querySelectorAll('[data-testid="stPlotlyChart"] .scatterlayer .trace');
+    const point = traces.length ? traces[traces.length - 1].querySelector('path.point') : null;
+    return point ? point.getAttribute('transform') : '';
+}"""
+
+
 def star(page) -> str:
-    """Where the map draws the picture's star: the transform of the last trace's point."""
-    return page.evaluate("""() => {
-        const traces = document.querySelectorAll('[data-testid="stPlotlyChart"] .scatterlayer .trace');
-        const point = traces[traces.length - 1].querySelector('path.point');
-        return point ? point.getAttribute('transform') : '';
-    }""")
+    """Where the map draws the picture's star (the transform of the last trace's point), once the map has drawn
+    it: between two script runs the chart may for a moment have no traces."""
+    page.wait_for_function(STAR, timeout=60_000)
+    return page.evaluate(STAR)
 
 
 def test_drawing_updates_the_redrawing_and_the_point_on_the_map(drawing_server, page):
