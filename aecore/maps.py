@@ -8,6 +8,7 @@ thousand and a map of more points shows no more.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import warnings
@@ -30,6 +31,7 @@ SERIAL_BELOW = 1000  # maps of fewer points run on one thread: see _threads
 TSNE_ITERS = (250, 250)
 TSNE_THETA = 0.7
 TSNE_PROGRESS_EVERY = 25
+PACE_SECONDS = 1.0  # of a map's steps before their pace gives a time left
 
 
 class DegenerateCodes(ValueError):
@@ -87,13 +89,12 @@ def _tsne(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Pr
     # every point needs about 3 x perplexity neighbours; openTSNE would lower it the same way, with a warning
     perplexity = min(settings.perplexity, (len(x) - 1) / 3)
     report(0.05, f"t-SNE of {len(x):,} codes (perplexity {perplexity:.0f}): finding neighbours")
-    steps = sum(TSNE_ITERS) // TSNE_PROGRESS_EVERY
+    steps = _Steps(report, f"t-SNE of {len(x):,} codes", 0.05)
     done = [0]
 
     def progress(iteration: int, error: float, embedding) -> bool:
-        done[0] += 1
-        report(0.05 + 0.95 * min(done[0] / steps, 1.0), f"t-SNE of {len(x):,} codes: step {done[0] * TSNE_PROGRESS_EVERY}"
-               f" of {sum(TSNE_ITERS)}")
+        done[0] += TSNE_PROGRESS_EVERY
+        steps(done[0], sum(TSNE_ITERS))
         return False  # never ends early: a stop request raises from report instead
 
     tsne = TSNE(n_components=dims, perplexity=perplexity, initialization="pca", learning_rate="auto",
@@ -122,16 +123,38 @@ def _umap(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Pr
         return reducer.fit_transform(x.astype(np.float32))
 
 
+class _Steps:
+    """A map's optimisation steps reported as "step n of total", with the time left at the pace of the steps so far
+    once they have run for `PACE_SECONDS` (the first steps, which a map's set-up slows, set no pace alone)."""
+
+    def __init__(self, report: Progress, what: str, start: float):
+        self.report, self.what, self.start = report, what, start
+        self.first: tuple[float, int] | None = None  # when the first step was reported, and its number
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (now, done)
+        since, first = self.first
+        text = f"{self.what}: step {min(done, total)} of {total}"
+        if now - since >= PACE_SECONDS and first < done < total:
+            text += f", about {_time_left((now - since) / (done - first) * max(total - done, 0))} left"
+        self.report(self.start + (1.0 - self.start) * min(done / max(total, 1), 1.0), text)
+
+
+def _time_left(seconds: float) -> str:
+    return f"{max(1, math.ceil(seconds))} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
+
+
 class _EpochsTo:
     """A file for umap-learn's epoch bar: each "n/total" written to it is reported as the map's progress."""
 
     def __init__(self, report: Progress, what: str):
-        self.report, self.what = report, what
+        self.steps = _Steps(report, what, 0.2)
 
     def write(self, text: str) -> None:
         if found := re.findall(r"(\d+)/(\d+)", text):
-            done, total = (int(v) for v in found[-1])
-            self.report(0.2 + 0.8 * done / max(total, 1), f"{self.what}: step {done} of {total}")
+            self.steps(*(int(v) for v in found[-1]))
 
     def flush(self) -> None:
         pass

@@ -8,16 +8,21 @@ Chromium (as tests/browser does). For each preset: Train is clicked with the pag
 it, until "Finished in"; then the same preset is trained with `python -m aecore train` on the same machine.
 Printed: images/s of each (from the runs' own histories) and their ratio (the app's over the command line's).
 Then the health endpoint's 95th and 99th percentile latency and a second visitor's time to open Runs (95th
-percentile over `--opens` opens), idle and while a job trains, side by side in the same run.
+percentile over `--opens` opens), idle and busy, side by side in the same run: busy is while a job trains from a
+page left open and two more visitors on Latent space keep asking for maps of 2,000 codes, one UMAP after another
+and one t-SNE after another (the server runs with `AECORE_MAX_COMPUTE=2`, so both run beside the job).
 Last, the first UMAP and the first t-SNE of 2,000 codes in a fresh server's warm worker pool (a new process
-whose workers have started), with an empty numba cache and then with the cache the first left.
+whose workers have started), with an empty numba cache and then with the cache the first left, 30 s after the
+workers are up (`--maps-only` measures only these).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -33,7 +38,13 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from studio import CHROMIUM, CHROMIUM_ARGS, TRAIN_BUTTON, start_server, stop_server, wait_idle  # noqa: E402
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
 from aecore.store.runs import list_runs  # noqa: E402
+
+
+MAPS_START_SECONDS = 15.0  # for the two map visitors' pages to open and their first maps to start
+SETTLE_SECONDS = 30.0  # after a fresh pool's workers are up, before its first map is timed
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,6 +79,34 @@ def runs_opens(browser, url: str, n: int) -> list[float]:
     return times
 
 
+def keep_mapping(url: str, method: str, stop: threading.Event, maps: list[float]) -> None:
+    """A visitor on Latent space who asks for a fresh map of 2,000 codes by `method` ("t-SNE (clusters)" or "UMAP
+    (clusters, layout)") as soon as the last is drawn, until `stop` is set: each count of images is new, so no map
+    comes from the cache. The seconds each map took are appended to `maps`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+        page.goto(f"{url}/latent")
+        wait_idle(page, 240_000)
+        page.get_by_text(method, exact=True).click()
+        wait_idle(page, 240_000)
+        drawing = page.get_by_text(re.compile(r"^Drawing the map"))
+        n = 2000
+        while not stop.is_set():
+            count = page.get_by_role("spinbutton", name="Images to show")
+            started = time.monotonic()
+            count.fill(str(n))
+            count.press("Enter")
+            with contextlib.suppress(PlaywrightTimeout):  # a map may be drawn before its bar is seen
+                drawing.first.wait_for(timeout=5_000)
+            drawing.first.wait_for(state="detached", timeout=600_000)
+            maps.append(time.monotonic() - started)
+            n -= 1
+        browser.close()
+
+
 def train_in_app(page, url: str, preset: str, epochs: int) -> float:
     """Seconds from the click to "Finished in", the page open all along."""
     page.goto(f"{url}/train?preset={preset}&epochs={epochs}")
@@ -94,15 +133,17 @@ def newest_speed(runs: Path) -> float:
     return newest.history.images_per_sec
 
 
-def first_map(method: str) -> None:
-    """In this fresh process: start the pool, wait until its workers are warm, then time one map of 2,000 codes."""
+def first_map(method: str, settle: float) -> None:
+    """In this fresh process: start the pool, wait until its workers are up and then `settle` seconds more (their
+    map libraries compile beside them), then time one map of 2,000 codes."""
     import numpy as np
 
     from aecore import background, units, workers
     from aecore.latent import MapSettings
 
     workers.pool().warm()
-    background.wait(workers.submit(units.warm), 300)  # a worker is up and warm, as on a server a minute old
+    background.wait(workers.submit(units.warm), 300)  # a worker is up
+    time.sleep(settle)  # and its map libraries compiled beside it, as on a server a minute old
     z = np.random.default_rng(0).normal(size=(2000, 32)).astype(np.float32)
     started = time.monotonic()
     s = background.wait(workers.submit(units.projection, z, method, 2, MapSettings()), 600)
@@ -110,13 +151,15 @@ def first_map(method: str) -> None:
 
 
 def first_maps() -> dict[str, float]:
-    """Each method's first map in a fresh process: with an empty numba cache, then with the one it left."""
+    """Each method's first map in a fresh process: with an empty numba cache, then with the one it left, a server
+    a minute old; last, with the cache kept, asked for as soon as the workers are up."""
     out = {}
     cache = Path(tempfile.mkdtemp(prefix="bench-app-cache-"))
     for method in ("umap", "tsne"):
-        for when in ("empty_cache", "kept_cache"):
-            done = subprocess.run([sys.executable, __file__, "--first-map", method], capture_output=True, text=True,
-                                  check=True, env={**os.environ, "AECORE_CACHE_DIR": str(cache / method)})
+        for when, settle in (("empty_cache", SETTLE_SECONDS), ("kept_cache", SETTLE_SECONDS), ("kept_cache_at_once", 0)):
+            done = subprocess.run([sys.executable, __file__, "--first-map", method, "--settle", str(settle)],
+                                  capture_output=True, text=True, check=True,
+                                  env={**os.environ, "AECORE_CACHE_DIR": str(cache / method)})
             out[f"first_{method}_s_{when}"] = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
     return out
 
@@ -127,10 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--opens", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="of health requests, idle and busy")
+    parser.add_argument("--maps-only", action="store_true", help="only the first maps of a fresh server")
     parser.add_argument("--first-map", choices=("umap", "tsne"), help=argparse.SUPPRESS)
+    parser.add_argument("--settle", type=float, default=SETTLE_SECONDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.first_map:
-        first_map(args.first_map)
+        first_map(args.first_map, args.settle)
+        return 0
+    if args.maps_only:
+        print(json.dumps(first_maps()))
         return 0
     from playwright.sync_api import sync_playwright
 
@@ -138,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     app_runs, cli_runs = folder / "app", folder / "cli"
     app_runs.mkdir()
     cli_runs.mkdir()
-    proc, url = start_server(app_runs)
+    proc, url = start_server(app_runs, {"AECORE_MAX_COMPUTE": "2"})  # the UMAP and the t-SNE run at once
     rows = []
     try:
         with sync_playwright() as p:
@@ -161,11 +209,21 @@ def main(argv: list[str] | None = None) -> int:
             wait_idle(page)
             page.get_by_role("button", name=TRAIN_BUTTON).click()
             page.get_by_text("Time left").first.wait_for(timeout=120_000)
+            # and two visitors who keep asking for maps: a UMAP and a t-SNE run beside the job all along
+            stop, maps = threading.Event(), {"umap": [], "tsne": []}
+            mappers = [threading.Thread(target=keep_mapping, args=(url, label, stop, maps[method]))
+                       for method, label in (("umap", "UMAP (clusters, layout)"), ("tsne", "t-SNE (clusters)"))]
+            for mapper in mappers:
+                mapper.start()
+            time.sleep(MAPS_START_SECONDS)
             busy: dict[str, list[float]] = {}
             health = threading.Thread(target=lambda: busy.setdefault("health", health_latencies(url, args.seconds)))
             health.start()
             busy_opens = runs_opens(browser, url, args.opens)
             health.join()
+            stop.set()
+            for mapper in mappers:
+                mapper.join()
             page.get_by_role("button", name="Stop").first.click()
             browser.close()
     finally:
@@ -178,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         "runs_open_s_p95_idle": round(percentile(idle_opens, 0.95), 2),
         "runs_open_s_p95_training": round(percentile(busy_opens, 0.95), 2),
         "runs_open_s_median_training": round(statistics.median(busy_opens), 2),
+        "maps_drawn_beside": {m: len(v) for m, v in maps.items()},
+        "map_s_median_beside": {m: round(statistics.median(v), 1) if v else None for m, v in maps.items()},
     }))
     print(json.dumps(first_maps()))
     return 0

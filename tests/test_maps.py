@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+import re
+import time
+
 import numpy as np
 import pytest
 
@@ -82,3 +85,20 @@ def test_umap_refuses_identical_codes_with_the_plain_message():
 
 
 
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+def test_a_map_says_how_long_it_has_left_at_the_pace_of_its_steps(method):
+    z = blobs(n=2000)
+    seen: list[tuple[float, str]] = []
+    project(z, method, on_progress=lambda f, m: seen.append((time.perf_counter(), m)))
+    end = seen[-1][0]
+    steps = [(t, m) for t, m in seen if " step " in m]
+    timed = [(t, m) for t, m in steps if m.endswith(" left")]
+    assert timed, [m for _, m in seen]  # once a second of steps has set the pace
+    assert " left" not in steps[-1][1] and " left" not in steps[0][1]  # none before a pace, none at the last step
+    assert all(re.fullmatch(rf"(UMAP|t-SNE) of 2,000 codes: step \d+ of \d+, about \d+ (s|min) left", m) for _, m in timed)
+    # the estimate halfway through is the time the rest took, within a factor of 2 (the pace is steady)
+    t, m = min(timed, key=lambda tm: abs(tm[0] - (timed[0][0] + end) / 2))
+    said = int(re.search(r"about (\d+) s left", m).group(1))
+    assert 0.5 * (end - t) - 1 <= said <= 2 * (end - t) + 1, (m, end - t)
