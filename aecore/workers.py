@@ -42,6 +42,7 @@ PARKED_CHECK = 0.5  # seconds between looks, while every worker is lent, for one
 CANCEL_AFTER = 20.0  # seconds a stopped task has to end by itself (training checks every batch) before it is killed
 FLUSH_SECONDS = 0.05  # a worker's reports go over at most this often (and before each training batch)
 POLL_SECONDS = 0.02  # how often a follower looks for a stop, a pause or a dead worker: a stop reaches a batch soon
+WORKER_NICE = 5  # a worker's priority below the server's, which then answers at once beside heavy work
 READY_SECONDS = 120.0  # a new worker's imports, on a busy machine
 SIGNALS = {signal.SIGKILL: "it was killed (by the system when memory ran out, or by another program)",
            signal.SIGSEGV: "it crashed inside a native library (a segmentation fault)",
@@ -298,6 +299,9 @@ class _WorkerContext:
 def _serve(tasks: Any, events: Any) -> None:
     """A worker process's life: import once, then run tasks one at a time until told to exit or the server goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
+    if hasattr(os, "nice"):  # before torch starts its threads, which take their priority from this one
+        with contextlib.suppress(OSError):
+            os.nice(WORKER_NICE)
     settings.keep_numba_cache()
     settings.adopt(settings.current())  # a worker has no use for the teacher's password, inherited at its start
     from . import units  # torch, the models and the map libraries, once per worker

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opens", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="of health requests, idle and busy")
     parser.add_argument("--maps-only", action="store_true", help="only the first maps of a fresh server")
+    parser.add_argument("--no-first-maps", action="store_true", help="all but the first maps of a fresh server")
     parser.add_argument("--first-map", choices=("umap", "tsne"), help=argparse.SUPPRESS)
     parser.add_argument("--settle", type=float, default=SETTLE_SECONDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -239,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         "maps_drawn_beside": {m: len(v) for m, v in maps.items()},
         "map_s_median_beside": {m: round(statistics.median(v), 1) if v else None for m, v in maps.items()},
     }))
-    print(json.dumps(first_maps()))
+    if not args.no_first_maps:
+        print(json.dumps(first_maps()))
     return 0
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 
+import json
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +107,27 @@ def test_a_map_says_how_long_it_has_left_at_the_pace_of_its_steps(method):
     t, m = min(timed, key=lambda tm: abs(tm[0] - (timed[0][0] + end) / 2))
     said = int(re.search(r"about (\d+) s left", m).group(1))
     assert 0.5 * (end - t) - 1 <= said <= 2 * (end - t) + 1, (m, end - t)
+
+
+FIRST_UMAP = """
+import json, numpy as np
+from aecore.latent import project
+project(np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32), "umap")
+from umap.layouts import _nb_optimize_layout_euclidean_single_epoch as layout_step
+print(json.dumps({"hits": sum(layout_step.stats.cache_hits.values()),
+                  "misses": sum(layout_step.stats.cache_misses.values())}))
+"""
+
+
+def test_a_fresh_process_loads_umaps_compiled_code_from_the_cache_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(AECORE_CACHE_DIR=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+
+    def first_umap() -> dict:
+        done = subprocess.run([sys.executable, "-c", FIRST_UMAP], env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert first_umap() == {"hits": 0, "misses": 1}  # compiled, and kept under the app's cache folder
+    assert any((tmp_path / "numba").rglob("*layouts*.nbi"))
+    assert first_umap() == {"hits": 1, "misses": 0}  # a new process (a restarted server) loads it, not compiling
