@@ -81,12 +81,6 @@ def pause_hold() -> float:
     return env_float("AECORE_PAUSE_HOLD", 60.0, 0.0, 86_400.0)
 
 
-def warm_maps() -> bool:
-    """Whether each worker compiles UMAP's code in the background as it starts (`AECORE_WARM_MAPS=1`, the
-    default), so a person's first map does not wait for it, or only when a map first asks (0)."""
-    return bool(env_int("AECORE_WARM_MAPS", 1, 0, 1))
-
-
 def threads() -> int:
     """torch's CPU threads (`AECORE_THREADS`); 0, the default, means every CPU the process may use."""
     return env_int("AECORE_THREADS", 0, 0, 1024)
@@ -182,7 +176,7 @@ def keep_numba_cache() -> None:
 def problems() -> list[str]:
     """One sentence for every setting with a bad value; empty when all are good."""
     checks: list[Callable[[], object]] = [max_jobs, max_compute, max_queued, threads, device, ray_address,
-                                          teacher_password, max_job_minutes, max_runs_per_owner, pause_hold, warm_maps]
+                                          teacher_password, max_job_minutes, max_runs_per_owner, pause_hold]
     if os.environ.get(RAY_ADDRESS, "").strip():  # the cluster's requests matter only with a cluster
         checks += [ray_cpus, ray_gpus]
     found = []

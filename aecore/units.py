@@ -32,8 +32,6 @@ from .scoring import evaluate_per_image
 from .store.runs import load_model
 from .train import TrainEvent, TrainResult, train_run
 
-WARM_POINTS = 100  # enough for UMAP's spectral start, the path a person's map takes
-
 
 def train_job(cfg: RunConfig, ctx: Any) -> dict:
     """One training job through `train_run`; each event goes back as a report's detail, and the model as its
@@ -126,14 +124,6 @@ def warm(ctx: Any = None) -> None:
     opt = make_adam(layer.parameters(), 1e-3, 0.0, torch.device("cpu"))
     layer(torch.ones(2, 4)).square().mean().backward()
     opt.step()
-
-
-def warm_maps() -> None:
-    """A tiny UMAP, so this process compiles umap-learn's numba code before a person's first map needs it: most
-    of it is not cached on disk, and a first UMAP of 2,000 codes in a fresh process took 11.6 s against 3.6 s
-    after this (2 cores; numba's on-disk cache kept in both). t-SNE (openTSNE) compiles nothing."""
-    codes = np.random.default_rng(0).normal(size=(WARM_POINTS, 8)).astype(np.float32)
-    latent.neighbour_map(codes, "umap", 2, 0, MapSettings(), WARM_POINTS, lambda *_: None)
 
 
 def test_split(dataset: str) -> Split:

@@ -308,8 +308,6 @@ def _serve(tasks: Any, events: Any) -> None:
 
     units.warm()
     events.send(("ready", os.getpid()))
-    if settings.warm_maps():
-        background.keep_running("aecore-warm-maps", _warm_maps_behind)
     while True:
         try:
             kind, *payload = tasks.recv()
@@ -325,21 +323,6 @@ def _serve(tasks: Any, events: Any) -> None:
             trim()  # the task's activations and batches go back to the system while the worker waits
         # a stop, pause or resume that came after its task ended asks nothing more
     os._exit(0)
-
-
-def _warm_maps_behind() -> None:
-    """`units.warm_maps` beside the worker's tasks, never before them, at the lowest priority where the system
-    lets a thread have its own (Linux): a training task beside it kept 80-88 % of its speed, against 30 % beside
-    the same thread at normal priority (2 cores). A map asked for meanwhile waits for numba's compiler, no longer."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    from . import units
-
-    try:
-        units.warm_maps()
-    except Exception:  # noqa: BLE001  a map library that fails here fails again, with its reason, in the map itself
-        log.warning("warming the map libraries failed:\n%s", traceback.format_exc())
 
 
 def _outcome(task: Task, ctx: _WorkerContext) -> tuple:

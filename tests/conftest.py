@@ -44,15 +44,7 @@ def cache_dir(tmp_path_factory) -> Iterator[Path]:
     before = os.environ.get("AECORE_CACHE_DIR")
     os.environ["AECORE_CACHE_DIR"] = str(folder)
     machine_speed.calibrate([p.config for p in PRESETS.values()], "cpu")
-    warm = os.environ.get("AECORE_WARM_MAPS")
-    # the suite starts dozens of worker pools; each would compile UMAP for ~8 s of a CPU beside the tests' own work
-    # (tests/test_workers.py checks the warm-up itself)
-    os.environ["AECORE_WARM_MAPS"] = "0"
     yield folder
-    if warm is None:
-        os.environ.pop("AECORE_WARM_MAPS", None)
-    else:
-        os.environ["AECORE_WARM_MAPS"] = warm
     if before is None:
         os.environ.pop("AECORE_CACHE_DIR", None)
     else:

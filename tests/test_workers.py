@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import time
 
 import pytest
@@ -125,21 +124,3 @@ def test_a_task_that_gave_its_slot_back_keeps_its_worker_and_the_next_gets_one_o
         assert len(small.pids()) == 1
     finally:
         small.close()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority is Linux's")
-def test_a_worker_compiles_umap_beside_its_tasks_at_the_lowest_priority_unless_told_not_to(monkeypatch):
-    ex = Executor({"train": 1, "compute": 1})
-    for setting, expected in (("1", True), ("0", False)):
-        monkeypatch.setenv("AECORE_WARM_MAPS", setting)
-        fresh = WorkerPool(1)
-        try:
-            s = ex.wait(ex.submit(in_pool(fresh, Task(worker_units.maps_warm_up))), 900)
-        finally:
-            fresh.close()
-        assert s.state == "done", s.error
-        if expected:
-            nice, compiled = s.result
-            assert nice == 19 and compiled >= 1  # a task ran while it compiled, and it compiled UMAP's layout step
-        else:
-            assert s.result is None

@@ -43,18 +43,3 @@ def modules(names: tuple[str, ...], ctx: Any) -> list[bool]:
     import sys
 
     return [name in sys.modules for name in names]
-
-
-def maps_warm_up(ctx: Any) -> tuple[int, int] | None:
-    """This worker's map warm-up thread's priority while it runs, then, once it has ended, how many signatures
-    UMAP's layout step has compiled; None when no warm-up runs."""
-    import threading
-
-    thread = next((t for t in threading.enumerate() if t.name == "aecore-warm-maps"), None)
-    if thread is None:
-        return None
-    nice = os.getpriority(os.PRIO_PROCESS, thread.native_id) if thread.is_alive() else -1
-    thread.join(600)
-    from umap.layouts import _nb_optimize_layout_euclidean_single_epoch as layout_step
-
-    return nice, len(layout_step.signatures)
