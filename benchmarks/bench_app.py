@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             idle_health = health_latencies(url, args.seconds)
             idle_opens = runs_opens(browser, url, args.opens)
             # the same while a long job trains, started from a page left open
-            page.goto(f"{url}/train?preset=fashion-mlp&epochs=200")
+            page.goto(f"{url}/train?preset=fashion-mlp&epochs=200&patience=0")  # trains all along
             page.get_by_role("button", name=TRAIN_BUTTON).wait_for(timeout=180_000)
             wait_idle(page)
             page.get_by_role("button", name=TRAIN_BUTTON).click()

@@ -26,7 +26,7 @@ from aecore.prepare import download_status, measure_speed, start_download
 from aecore.presets import PRESETS, VAE_MIN_DELTA, suited_to_side
 from aecore.settings import max_job_minutes
 from ui.presenter import presenting
-from ui.progress import show_job_progress
+from ui.progress import show_job_curves, show_job_progress
 from ui.shell import require_shell
 from ui.sidebar import active_jobs
 from ui.train_link import (
@@ -46,6 +46,7 @@ MY_JOBS = "train_my_jobs"  # ids of the jobs this session started
 DEFAULT_PRESET = "quick-demo"
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 POLL_SECONDS = 0.7
+CURVE_SECONDS = 2.0  # the loss chart and the pictures of a job in training are redrawn this often
 DEFAULT_NOISE_LEVEL = 0.3
 DOWNLOAD_MB = {"fashion-mnist": 30, "mnist": 11, "cifar-10": 163}
 LINK_LIMITS = {**LIMITS, "preset": (CUSTOM, *PRESETS), "batch_size": BATCH_SIZES}  # what a shared link may set
@@ -300,6 +301,8 @@ def show_job(job_id: str) -> None:
         show_missing_job(job_id)
         return
     st.fragment(show_job_progress, run_every=None if finished else POLL_SECONDS)(job_id, finished)
+    if not finished:
+        st.fragment(show_job_curves, run_every=CURVE_SECONDS)(job_id)
 
 
 def show_missing_job(job_id: str) -> None:
