@@ -14,8 +14,10 @@ from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.jobs import JobRegistry
 from aecore.store.runs import load_model
 
-JOB = RunConfig(DataConfig(limit_train=600, limit_test=50), ModelConfig(latent_dim=8),
-                TrainConfig(epochs=2, batch_size=16, patience=0))
+# about 500 batches of a small convolutional model (1-2 s here): a pause sent after the first lands long before
+# the end, even on a loaded machine (68 batches of an MLP once ended, in CI, before the pause reached them)
+JOB = RunConfig(DataConfig(limit_train=3000, limit_test=50), ModelConfig(kind="conv_ae", latent_dim=8, hidden=(32, 64)),
+                TrainConfig(epochs=3, batch_size=16, patience=0))
 
 
 def until(predicate, timeout: float = 60.0) -> None:
@@ -83,7 +85,7 @@ def test_a_paused_job_keeps_its_step_and_ends_as_an_unpaused_one(runs_dir):
     assert plain.state == "done"
 
     job_id = reg.start(JOB)
-    until(lambda: reg.progress(job_id).step >= 3)
+    until(lambda: reg.progress(job_id).step >= 1)
     assert reg.pause(job_id)
     until(lambda: reg.progress(job_id).state == "paused")
     until(lambda: held_still(reg, job_id))  # the batch under way when the pause came lands first
