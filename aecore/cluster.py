@@ -1,5 +1,6 @@
 """Units of work on a Ray cluster, the other backend beside `aecore.workers`: with `AECORE_RAY_ADDRESS` set,
-`jobs.registry()` is `jobs.ray_registry()`, whose jobs run `units.train_job` here.
+`jobs.registry()` is `jobs.ray_registry()`, whose jobs run `units.train_job` here, and `jobs.map_runner()` sends
+maps (`units.projection`, which carries its codes) to `map_backend`.
 
 Each job is still work on an executor (its id is the executor's, so a refresh rejoins it), but that work
 only follows a Ray actor that runs the unit on a worker: Ray's scheduler, not a local slot, decides when
@@ -151,8 +152,10 @@ class RayBackend:
     """Units of work on Ray, as `aecore.workers.WorkerPool` runs them locally: `run(task, ctx, ...)` in an executor
     thread of the server, until the unit has ended on a worker."""
 
-    def __init__(self, address: str, cpus: float, gpus: float):
+    def __init__(self, address: str, cpus: float, gpus: float, doing: str = "training this model",
+                 again: str = "Click Train again."):
         self.address, self.cpus, self.gpus = check_ray_address(address), cpus, gpus
+        self.doing, self.again = doing, again  # what a lost worker's sentence says it was doing, and what to do
         self._lock = threading.Lock()
 
     def run(self, task: Task, ctx: Any, on_stop: Callable[[], Any] = lambda: None,
@@ -237,15 +240,30 @@ class RayBackend:
                 raise Stopped() from None
             if isinstance(err, ray.exceptions.ActorDiedError) and err.actor_init_failed:
                 why = str(err).strip().splitlines()[-1]
-                raise WorkerLost(f"a Ray worker could not set up this job ({why}): each worker needs "
+                raise WorkerLost(f"a Ray worker could not set up this work ({why}): each worker needs "
                                  "requirements-cluster.txt installed, as the README's \"Running for a class\" "
                                  "says") from None
-            raise WorkerLost(f"the Ray worker training this model stopped unexpectedly ({type(err).__name__}: its "
+            raise WorkerLost(f"the Ray worker {self.doing} stopped unexpectedly ({type(err).__name__}: its "
                              "process was killed or ran out of memory, or its machine left the cluster); nothing "
-                             "was saved. Click Train again.") from None
+                             f"was saved. {self.again}") from None
         if kind == "stopped":
             raise Stopped()
         return value
+
+
+_map_backends: dict[str, RayBackend] = {}
+
+
+def map_backend(address: str) -> RayBackend:
+    """The backend for maps on the cluster at `address`: one CPU each and no GPU (UMAP and t-SNE run on CPUs)."""
+    with _map_lock:
+        if address not in _map_backends:
+            _map_backends[address] = RayBackend(address, 1.0, 0.0, doing="drawing this map",
+                                                again="Choose the map again to retry.")
+        return _map_backends[address]
+
+
+_map_lock = threading.Lock()
 
 
 class RayTraining:

@@ -311,6 +311,18 @@ def ray_registry(root: str | Path | None = None, address: str | None = None) -> 
     return JobRegistry(executor=Executor({"train": IN_FLIGHT, "compute": 1}), root=root, train=training)
 
 
+def map_runner() -> Callable[..., Any] | None:
+    """Where a map runs: on the cluster's workers with `AECORE_RAY_ADDRESS` set, else None (this server's pool).
+
+    Only maps go: a map's unit carries its codes, while scoring, errors, mixtures and the one-class demo read this
+    server's run store and datasets, which a cluster's machines do not have."""
+    if not on_cluster():
+        return None
+    from .cluster import map_backend  # optional: Ray is imported only for a cluster
+
+    return map_backend(settings.ray_address()).run
+
+
 def on_cluster() -> bool:
     """Whether training jobs go to a Ray cluster (`AECORE_RAY_ADDRESS` set), so pages can say "worker"."""
     return settings.ray_address() is not None

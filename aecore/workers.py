@@ -341,6 +341,8 @@ def _outcome(task: Task, ctx: _WorkerContext) -> tuple:
             return ("error", RuntimeError(f"{type(err).__name__}: {err}"))
 
 
+Runner = Callable[..., Any]  # `run(task, ctx, on_stop=..., cancel_after=..., on_report=...)`, as `WorkerPool.run`
+
 _pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
 
@@ -357,16 +359,17 @@ def pool() -> WorkerPool:
 
 def submit(fn: Callable[..., Any], *args: Any, kind: str = "compute", key: Any = None,
            cancel_after: float = CANCEL_AFTER, on_start: Callable[[], None] = lambda: None,
-           drop_after: float | None = None, owner: str = "", group: Any = None) -> str:
+           drop_after: float | None = None, owner: str = "", group: Any = None, runner: Runner | None = None) -> str:
     """Queue the unit `fn(*args, ctx)` on the process-wide executor, to run in a worker; returns the work's id
     (a shared one under `key`). `on_start()` is called here as the work leaves the queue (to count it);
     `drop_after` drops or stops it once nobody has asked about it for that many seconds; `owner` and `group`
-    take turns and make room as `aecore.background.Executor.submit` says."""
+    take turns and make room as `aecore.background.Executor.submit` says. `runner` runs it elsewhere
+    (`aecore.cluster.RayBackend.run`) instead of in this server's pool."""
     task = Task(fn, args)
 
     def work(ctx: Context) -> Any:
         on_start()
-        return run(task, ctx, cancel_after=cancel_after)
+        return (runner or run)(task, ctx, cancel_after=cancel_after)
 
     return background.submit(work, kind, key, drop_after, owner, group)
 

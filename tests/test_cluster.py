@@ -182,3 +182,33 @@ def test_a_job_no_machine_of_the_cluster_can_hold_fails_at_once_saying_why(ray_c
     cluster = ray_registry(address="local")
     p = cluster.wait(cluster.start(SMALL), 60)  # not "queued, position 1" for ever
     assert p.state == "failed" and "asks the cluster for 1000 CPUs" in p.message and "largest machine has 2" in p.message
+
+
+def test_a_map_runs_on_a_ray_worker_and_matches_the_same_map_made_here(ray_cpus, monkeypatch):
+    import numpy as np
+
+    from aecore import background, jobs, units, workers
+    from aecore.cluster import RayBackend
+    from aecore.latent import MapSettings
+
+    monkeypatch.setenv("AECORE_RAY_ADDRESS", "local")
+    runner = jobs.map_runner()
+    assert isinstance(runner.__self__, RayBackend) and (runner.__self__.cpus, runner.__self__.gpus) == (1.0, 0.0)
+    where = []
+
+    def on_ray(task, ctx, **kwargs):
+        return runner(task, ctx, on_start=where.append, **kwargs)
+
+    z = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    messages = []
+    work = workers.submit(units.projection, z, "umap", 2, MapSettings(), runner=on_ray)
+    while not (s := background.snapshot(work)).finished:
+        messages.append(s.message)
+        time.sleep(0.05)
+    assert s.state == "done", s.error
+    assert len(where) == 1 and where[0].pid != os.getpid()  # on a Ray worker process, which said where it ran
+    assert any("UMAP of 300 codes" in m for m in messages)  # its progress came back as it went
+    monkeypatch.delenv("AECORE_RAY_ADDRESS")
+    assert jobs.map_runner() is None  # without a cluster, maps stay in this server's pool
+    here = background.wait(workers.submit(units.projection, z, "umap", 2, MapSettings()), 300)
+    assert np.array_equal(s.result.points, here.result.points)  # the same seeded map, wherever it was drawn

@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 import aecore.infer
+import aecore.jobs
 import aecore.latent
 from aecore import units, workers
 from aecore.latent import Codes, MapSettings
@@ -55,7 +56,8 @@ def projection_work(run_id: str, dataset: str, n: int, method: str, dims: int, s
     return workers.submit(units.projection, codes.z, method, dims, settings, cancel_after=MAP_CANCEL_AFTER,
                           key=("projection", run_id, dataset, n, method, dims, used, chosen),
                           drop_after=UNWATCHED_AFTER, on_start=partial(_count, "projection"),
-                          owner=current_visitor().owner, group="map")  # a map moved past leaves the line
+                          owner=current_visitor().owner, group="map",  # a map moved past leaves the line
+                          runner=aecore.jobs.map_runner())
 
 
 def map_codes(run_id: str, dataset: str, n: int, images: tuple[int, ...] | None = None) -> Codes:
