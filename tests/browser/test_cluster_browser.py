@@ -48,3 +48,19 @@ def test_the_train_page_follows_a_ray_job_to_its_saved_run(page, ray_server):
     page.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible")  # saved in the server's own store
     no_exception(page)
     screenshot(page, "runs-after-ray")
+
+
+def test_a_umap_of_the_ray_run_is_drawn_on_the_cluster(page, ray_server):
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    page.goto(f"{ray_server}/latent")
+    wait_idle(page, 120_000)
+    page.get_by_text("UMAP (clusters, layout)", exact=True).click()
+    drawing = page.get_by_text(re.compile(r"^Drawing the map: UMAP"))
+    drawing.first.wait_for(timeout=60_000)
+    drawing.first.wait_for(state="detached", timeout=240_000)  # a Ray worker starts, then loads UMAP
+    wait_idle(page, 120_000)
+    no_exception(page)
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.wait_for(state="visible")
+    assert page.get_by_text("could not", exact=False).count() == 0
+    screenshot(page, "latent-ray-umap")
