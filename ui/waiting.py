@@ -59,7 +59,8 @@ def show_waiting(work_id: str, label: str, stop_key: str | None = None) -> None:
         ahead = "next in line" if s.queue_position == 1 else f"{s.queue_position - 1} ahead of it in line"
         text = f"{label}: waiting for other work to finish ({ahead})"
     else:
-        text = f"{label}: {s.message} · {s.elapsed:.0f} s" if s.message else f"{label}… {s.elapsed:.0f} s"
+        so_far = f"{s.elapsed:.0f} s so far"  # beside a map's "about 3 s left", a bare "25 s" reads as another estimate
+        text = f"{label}: {s.message} · {so_far}" if s.message else f"{label}… {so_far}"
     st.progress(s.fraction, text=text)
     if stop_key:
         st.button("Stop", key=stop_key, icon=":material/stop_circle:", on_click=background.stop, args=(work_id,),

@@ -74,9 +74,12 @@ def test_a_second_visitor_is_served_while_a_umap_is_computed(browser, page, stud
             break
         if not changes or words != changes[-1][1]:
             changes.append((time.monotonic(), words))
+            if words.endswith(" left") and not any(w.endswith(" left") for _, w in changes[:-1]):
+                screenshot(page, "serving-umap-time-left")
         time.sleep(0.2)
     steps = [(t, w) for t, w in changes if " step " in w]
     gaps = [b[0] - a[0] for a, b in zip(steps, steps[1:])]
     assert len(steps) >= 3 and max(gaps) <= 2.0, changes
+    assert any(re.search(r", about \d+ s left$", w) for _, w in steps), changes  # once its pace is known
     screenshot(page, "serving-umap-done")
     no_exception(page)
