@@ -6,8 +6,8 @@ and go. After ten browser sessions had trained and browsed and closed, the app's
 Windows, musl) return memory on their own, so there `trim()` does nothing.
 
 The app turns off Streamlit's full garbage collection after every script run (0.26 s holding the GIL each
-time with torch loaded, see .streamlit/config.toml), so the trimming thread collects reference cycles
-itself first, once per period instead of several times a second.
+time with torch loaded, see .streamlit/config.toml), so the trimming thread collects the young generations'
+reference cycles itself first, once per period.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from .background import keep_running
 
 TRIM_EVERY_SECONDS = 20.0
+YOUNG = 1  # the generations `release` collects: 0 and 1
 
 _libc = None
 
@@ -49,8 +50,13 @@ def trim() -> bool:
 
 
 def release() -> None:
-    """Collect reference cycles, then trim: what the trimming thread does each period."""
-    gc.collect()
+    """Collect the reference cycles of the young generations, then trim: what the trimming thread does each period.
+
+    Not a full collection: that walks every object of the server (torch's, plotly's, every session's) holding the
+    GIL, and every 20 s it stalled every page and the health endpoint for 0.3-0.6 s (its 99th percentile 627 ms
+    while a job and two maps ran; `benchmarks/bench_app.py`). Python's own collector still collects the oldest
+    generation once it has grown by a quarter."""
+    gc.collect(YOUNG)
     trim()
 
 
