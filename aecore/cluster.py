@@ -252,6 +252,7 @@ class RayBackend:
 
 
 _map_backends: dict[str, RayBackend] = {}
+_map_lock = threading.Lock()
 
 
 def map_backend(address: str) -> RayBackend:
@@ -261,9 +262,6 @@ def map_backend(address: str) -> RayBackend:
             _map_backends[address] = RayBackend(address, 1.0, 0.0, doing="drawing this map",
                                                 again="Choose the map again to retry.")
         return _map_backends[address]
-
-
-_map_lock = threading.Lock()
 
 
 class RayTraining:

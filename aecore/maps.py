@@ -134,7 +134,7 @@ def umap_class() -> type:
     """umap-learn's UMAP, imported once a map asks (its import compiles numba code), with every numba function of
     umap-learn and pynndescent kept in numba's on-disk cache (`settings.keep_numba_cache`). Most of them are not
     declared `cache=True`, so every new process compiled them again: a first UMAP of 2,000 codes in a fresh
-    process took 10.9 s, and 3.7 s with them cached (2 cores; the same points to the last bit either way)."""
+    process took 11.8 s, and 3.5 s with them cached (2 cores; the same points to the last bit either way)."""
     global _umap_cached
     keep_numba_cache()
     from numba.core.dispatcher import Dispatcher
