@@ -25,7 +25,9 @@ def studio(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving-browser") / "runs"
     root.mkdir()
     save_small_run(root)
-    proc, url = start_server(root)
+    # an empty numba cache of its own: the first UMAP compiles, as on a new computer (the longest first map), so
+    # it is still running once the second visitor's pages have opened (with UMAP's code kept it takes 3-4 s)
+    proc, url = start_server(root, {"NUMBA_CACHE_DIR": str(root.parent / "numba")})
     yield url
     stop_server(proc)
 
