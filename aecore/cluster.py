@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -251,17 +252,10 @@ class RayBackend:
         return value
 
 
-_map_backends: dict[str, RayBackend] = {}
-_map_lock = threading.Lock()
-
-
+@functools.cache
 def map_backend(address: str) -> RayBackend:
     """The backend for maps on the cluster at `address`: one CPU each and no GPU (UMAP and t-SNE run on CPUs)."""
-    with _map_lock:
-        if address not in _map_backends:
-            _map_backends[address] = RayBackend(address, 1.0, 0.0, doing="drawing this map",
-                                                again="Choose the map again to retry.")
-        return _map_backends[address]
+    return RayBackend(address, 1.0, 0.0, doing="drawing this map", again="Choose the map again to retry.")
 
 
 class RayTraining:

@@ -9,10 +9,10 @@ thousand and a map of more points shows no more.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -36,8 +36,6 @@ SERIAL_BELOW = 1000  # maps of fewer points run on one thread: see _threads
 TSNE_ITERS = (250, 250)
 TSNE_THETA = 0.7
 TSNE_PROGRESS_EVERY = 25
-_umap_cached = False  # whether umap_class has put UMAP's numba code in the on-disk cache in this process
-_umap_lock = threading.Lock()
 PACE_SECONDS = 1.0  # of a map's steps before their pace gives a time left
 
 
@@ -112,7 +110,7 @@ def _tsne(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Pr
 
 
 def _umap(x: np.ndarray, dims: int, seed: int, settings: MapSettings, report: Progress) -> np.ndarray:
-    report(0.0, "loading UMAP (the first map on a new computer compiles it once: some seconds)")
+    report(0.0, "getting UMAP ready (the very first map on a computer takes some seconds more)")
     UMAP = umap_class()  # noqa: N806  (a class)
 
     n_neighbors = min(settings.n_neighbors, len(x) - 1)
@@ -135,21 +133,23 @@ def umap_class() -> type:
     umap-learn and pynndescent kept in numba's on-disk cache (`settings.keep_numba_cache`). Most of them are not
     declared `cache=True`, so every new process compiled them again: a first UMAP of 2,000 codes in a fresh
     process took 11.8 s, and 3.5 s with them cached (2 cores; the same points to the last bit either way)."""
-    global _umap_cached
     keep_numba_cache()
-    from numba.core.dispatcher import Dispatcher
     from umap import UMAP
 
-    with _umap_lock:
-        if not _umap_cached:
-            for name, module in list(sys.modules.items()):
-                if name.partition(".")[0] in ("umap", "pynndescent"):
-                    for value in list(vars(module).values()):
-                        if isinstance(value, Dispatcher):
-                            with contextlib.suppress(Exception):  # one that cannot be cached compiles as before
-                                value.enable_caching()
-            _umap_cached = True
+    _keep_compiled_umap()
     return UMAP
+
+
+@functools.cache
+def _keep_compiled_umap() -> None:
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in ("umap", "pynndescent"):
+            for value in list(vars(module).values()):
+                if isinstance(value, Dispatcher):
+                    with contextlib.suppress(Exception):  # one that cannot be cached compiles as before
+                        value.enable_caching()
 
 
 class _Steps:
@@ -167,7 +167,7 @@ class _Steps:
         since, first = self.first
         text = f"{self.what}: step {min(done, total)} of {total}"
         if now - since >= PACE_SECONDS and first < done < total:
-            text += f", about {_time_left((now - since) / (done - first) * max(total - done, 0))} left"
+            text += f", about {_time_left((now - since) / (done - first) * (total - done))} left"
         self.report(self.start + (1.0 - self.start) * min(done / max(total, 1), 1.0), text)
 
 
