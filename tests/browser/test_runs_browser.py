@@ -22,7 +22,7 @@ from aecore.config import RunConfig
 from aecore.models import build_model
 from aecore.config import default_config
 from aecore.train import History, TrainResult
-from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+from studio import choose_file, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 CRAFTED = {  # name: (model fields, input_shape, what the refusal names)
     "hidden-300000": ({"hidden": [300000]}, None, "300000"),
@@ -72,10 +72,8 @@ def test_crafted_uploads_are_refused_quickly_and_the_server_stays_small(page, ru
     page.goto(f"{url}/runs")
     page.get_by_text("No saved runs yet", exact=False).wait_for(timeout=90_000)
     wait_idle(page)
-    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     for name, data in crafted_zips.items():
-        start = time.perf_counter()
-        uploader.set_input_files({"name": f"{name}.zip", "mimeType": "application/zip", "buffer": data})
+        start = choose_file(page, {"name": f"{name}.zip", "mimeType": "application/zip", "buffer": data})
         refusal = page.locator('[data-testid="stAlertContentError"]').filter(has_text="could not be added")
         refusal.filter(has_text=CRAFTED[name][2]).wait_for(timeout=10_000)
         seconds = time.perf_counter() - start

@@ -19,7 +19,7 @@ from aecore.store import runs
 from aecore.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aecore.config import default_config
 from aecore.train import train_run
-from studio import no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
+from studio import choose_file, no_exception, record_timing, screenshot, start_server, stop_server, wait_idle
 
 SMALL = DataConfig(limit_train=512, limit_test=200)
 
@@ -105,8 +105,7 @@ def test_anomalies_scores_a_model_and_trains_a_one_class_detector(page, tools_se
 
 def test_your_image_redraws_an_uploaded_png_and_refuses_a_bad_file(page, tools_server):
     open_page(page, tools_server, "your_image", "Upload a picture above")
-    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-    uploader.set_input_files({"name": "shoe.png", "mimeType": "image/png", "buffer": shoe_png()})
+    choose_file(page, {"name": "shoe.png", "mimeType": "image/png", "buffer": shoe_png()})
     page.get_by_text("Error colours, the same for every model", exact=False).wait_for(timeout=60_000)  # drawn last
     wait_idle(page)
     no_exception(page)
@@ -115,7 +114,7 @@ def test_your_image_redraws_an_uploaded_png_and_refuses_a_bad_file(page, tools_s
     expect(page.get_by_text("Redrawn", exact=True)).to_have_count(3, timeout=30_000)
     whole_page(page, "your-image")
 
-    uploader.set_input_files({"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"})
+    choose_file(page, {"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"})
     page.get_by_text("not an image in a supported format", exact=False).wait_for(timeout=30_000)
     page.get_by_text("Error (MSE)").first.wait_for(state="detached", timeout=30_000)  # the old results go
     wait_idle(page)
