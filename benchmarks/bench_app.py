@@ -8,7 +8,9 @@ Chromium (as tests/browser does). For each preset: Train is clicked with the pag
 it, until "Finished in"; then the same preset is trained with `python -m aecore train` on the same machine.
 Printed: images/s of each (from the runs' own histories) and their ratio (the app's over the command line's).
 Then the health endpoint's 95th and 99th percentile latency and a second visitor's time to open Runs (95th
-percentile over `--opens` opens), idle and busy, side by side in the same run: busy is while a job trains from a
+percentile over `--opens` opens of each kind: a first visit with a new browser profile, a return visit in a new
+tab of a browser that has the frontend cached, and a click on Runs from another page of the app), idle and busy,
+side by side in the same run: busy is while a job trains from a
 page left open and two more visitors on Latent space keep asking for maps of 2,000 codes, one UMAP after another
 and one t-SNE after another (the server runs with `AECORE_MAX_COMPUTE=2`, so both run beside the job).
 Last, the first UMAP and the first t-SNE of 2,000 codes in a fresh server's warm worker pool (a new process
@@ -64,18 +66,39 @@ def health_latencies(url: str, seconds: float) -> list[float]:
     return out
 
 
-def runs_opens(browser, url: str, n: int) -> list[float]:
-    """Seconds a fresh visitor waits for the Runs page to be drawn, `n` times."""
+OPENS = ("first visit", "return visit", "from another page")
+
+
+def runs_opens(browser, url: str, n: int, how: str) -> list[float]:
+    """Seconds a visitor waits for the Runs page to be drawn, `n` times, opened `how` (one of OPENS):
+    - "first visit": a new browser profile, which fetches and compiles Streamlit's frontend with a cold cache;
+    - "return visit": a new tab of a browser that has been here before (its cache holds the frontend);
+    - "from another page": a click on Runs in the sidebar of an open Home page (no page load at all)."""
     times = []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url if how == "from another page" else f"{url}/runs")  # warms the cache; untimed
+    wait_idle(page)
     for _ in range(n):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
+        if how == "first visit":
+            context.close()
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        if how != "from another page":
+            page.close()
+            page = context.new_page()
         started = time.monotonic()
-        page.goto(f"{url}/runs")
+        if how == "from another page":
+            page.get_by_role("link", name="Runs").first.click()
+        else:
+            page.goto(f"{url}/runs")
         page.get_by_role("heading", name="Runs").first.wait_for(timeout=60_000)
         wait_idle(page)
         times.append(time.monotonic() - started)
-        context.close()
+        if how == "from another page":
+            page.get_by_role("link", name="Home").first.click()
+            page.get_by_role("heading", name="Runs").first.wait_for(state="detached", timeout=60_000)
+            wait_idle(page)
+    context.close()
     return times
 
 
@@ -203,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                              "cli_wall_s": round(cli_s, 1)})
                 print(json.dumps(rows[-1]), flush=True)
             idle_health = health_latencies(url, args.seconds)
-            idle_opens = runs_opens(browser, url, args.opens)
+            idle_opens = {how: runs_opens(browser, url, args.opens, how) for how in OPENS}
             # the same while a long job trains, started from a page left open
             page.goto(f"{url}/train?preset=fashion-mlp&epochs=200&patience=0")  # trains all along
             page.get_by_role("button", name=TRAIN_BUTTON).wait_for(timeout=180_000)
@@ -220,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             busy: dict[str, list[float]] = {}
             health = threading.Thread(target=lambda: busy.setdefault("health", health_latencies(url, args.seconds)))
             health.start()
-            busy_opens = runs_opens(browser, url, args.opens)
+            busy_opens = {how: runs_opens(browser, url, args.opens, how) for how in OPENS}
             health.join()
             stop.set()
             for mapper in mappers:
@@ -234,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         "health_ms_p95_training": round(percentile(busy["health"], 0.95), 1),
         "health_ms_p99_idle": round(percentile(idle_health, 0.99), 1),
         "health_ms_p99_training": round(percentile(busy["health"], 0.99), 1),
-        "runs_open_s_p95_idle": round(percentile(idle_opens, 0.95), 2),
-        "runs_open_s_p95_training": round(percentile(busy_opens, 0.95), 2),
-        "runs_open_s_median_training": round(statistics.median(busy_opens), 2),
+        "runs_open_s_p95_idle": {how: round(percentile(v, 0.95), 2) for how, v in idle_opens.items()},
+        "runs_open_s_p95_training": {how: round(percentile(v, 0.95), 2) for how, v in busy_opens.items()},
+        "runs_open_s_median_training": {how: round(statistics.median(v), 2) for how, v in busy_opens.items()},
         "maps_drawn_beside": {m: len(v) for m, v in maps.items()},
         "map_s_median_beside": {m: round(statistics.median(v), 1) if v else None for m, v in maps.items()},
     }))
