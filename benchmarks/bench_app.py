@@ -6,7 +6,9 @@ answers while it trains.
 Starts a real `streamlit run app.py` on a free port with its own run store and drives it with Debian's headless
 Chromium (as tests/browser does). For each preset: Train is clicked with the page left open, as a person watching
 it, until "Finished in"; then the same preset is trained with `python -m aecore train` on the same machine.
-Printed: images/s of each (from the runs' own histories) and their ratio (the app's over the command line's).
+This is done `--repeats` times in turns (app, command line, app, ...): a single pair moved by up to 0.2x between
+runs on a 2-core machine. Printed: the median images/s of each (from the runs' own histories), the ratio of the
+medians (the app's over the command line's) and the ratio of each turn.
 Then the health endpoint's 95th and 99th percentile latency and a second visitor's time to open Runs (95th
 percentile over `--opens` opens of each kind: a first visit with a new browser profile, a return visit in a new
 tab of a browser that has the frontend cached, and a click on Runs from another page of the app), idle and busy,
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", default="fashion-mlp,quick-demo")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3, help="turns of app then command line, per preset")
     parser.add_argument("--opens", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="of health requests, idle and busy")
     parser.add_argument("--maps-only", action="store_true", help="only the first maps of a fresh server")
@@ -217,13 +220,17 @@ def main(argv: list[str] | None = None) -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             for preset in args.presets.split(","):
-                app_s = train_in_app(page, url, preset, args.epochs)
-                app_speed = newest_speed(app_runs)
-                cli_s = train_on_cli(cli_runs, preset, args.epochs)
-                cli_speed = newest_speed(cli_runs)
+                app, cli = [], []
+                for _ in range(args.repeats):  # in turns, so a slower spell of the machine falls on both
+                    app.append((train_in_app(page, url, preset, args.epochs), newest_speed(app_runs)))
+                    cli.append((train_on_cli(cli_runs, preset, args.epochs), newest_speed(cli_runs)))
+                app_speed = statistics.median(speed for _, speed in app)
+                cli_speed = statistics.median(speed for _, speed in cli)
                 rows.append({"preset": preset, "app_images_per_s": round(app_speed), "cli_images_per_s": round(cli_speed),
-                             "ratio": round(app_speed / cli_speed, 2), "app_wall_s": round(app_s, 1),
-                             "cli_wall_s": round(cli_s, 1)})
+                             "ratio": round(app_speed / cli_speed, 2),
+                             "ratio_per_turn": [round(a / c, 2) for (_, a), (_, c) in zip(app, cli)],
+                             "app_wall_s": round(statistics.median(s for s, _ in app), 1),
+                             "cli_wall_s": round(statistics.median(s for s, _ in cli), 1)})
                 print(json.dumps(rows[-1]), flush=True)
             idle_health = health_latencies(url, args.seconds)
             idle_opens = {how: runs_opens(browser, url, args.opens, how) for how in OPENS}
