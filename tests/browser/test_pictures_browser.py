@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from studio import (
     TRAIN_BUTTON,
+    choose_file,
     no_exception,
     screenshot,
     start_server,
@@ -65,8 +66,7 @@ def test_a_zip_of_colour_pictures_trains_and_every_page_shows_colour(pictures_se
     url, root = pictures_server
     page.goto(f"{url}/pictures")
     wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        files=[{"name": "photos.zip", "mimeType": "application/zip", "buffer": photo_zip(tmp_path)}])
+    choose_file(page, {"name": "photos.zip", "mimeType": "application/zip", "buffer": photo_zip(tmp_path)})
     wait_idle(page)
     name = page.get_by_role("textbox", name="Name")
     name.fill(NAME)
